@@ -1,0 +1,51 @@
+"""Role checks with Casbin, against ``policies/casbin/model.conf`` and ``policy.csv``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import casbin
+
+__all__ = ["Action", "AuthzResult", "Authorizer", "Obj"]
+
+
+class Obj(StrEnum):
+    AGENT = "agent"
+    SME = "sme"
+    APPROVAL = "approval"
+    DECISION = "decision"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    DECIDE = "decide"
+    READ = "read"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthzResult:
+    allowed: bool
+    #: The policy line that decided, as written in policy.csv ("" when none matched).
+    matched: str
+
+
+class Authorizer:
+    def __init__(self, policies_dir: Path) -> None:
+        model = policies_dir / "casbin" / "model.conf"
+        policy = policies_dir / "casbin" / "policy.csv"
+        for f in (model, policy):
+            if not f.is_file():
+                raise ValueError(f"Casbin file missing: {f}")
+        self._enforcer = casbin.Enforcer(str(model), str(policy))
+
+    def check(self, subject: str, tenant: str, obj: Obj, action: Action) -> AuthzResult:
+        allowed, explain = self._enforcer.enforce_ex(subject, tenant, obj.value, action.value)
+        return AuthzResult(
+            allowed=bool(allowed),
+            matched=", ".join(str(x) for x in explain),
+        )
+
+    def roles(self, subject: str, tenant: str) -> tuple[str, ...]:
+        return tuple(sorted(self._enforcer.get_roles_for_user_in_domain(subject, tenant)))

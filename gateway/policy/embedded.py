@@ -1,0 +1,88 @@
+"""The embedded engine: the rego-cpp interpreter (``regopy``) in-process.
+
+The policy is compiled once per revision into a bundle with the gateway's
+entry points; each query then only sets the input and runs the plan (about
+0.3 ms, against about 4 ms to compile on every query).
+
+Two rego-cpp limits shape how ``policies/`` is written (see policies/README.md):
+``sprintf`` supports only simple verbs, so lists are formatted with
+``concat``; and a test that replaces the *whole* input (``with input as {...}``)
+crashes the interpreter, so policy tests replace top-level input keys instead
+(``with input.request as {...}``), which OPA runs identically.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import regopy
+
+from gateway.errors import DependencyUnavailable
+from gateway.policy.engine import Entrypoint, PolicyVerdict, parse_verdict
+from gateway.policy.files import PolicyFiles
+
+__all__ = ["EmbeddedEngine", "compile_bundle"]
+
+ENGINE = "policy-engine"
+
+
+def _interpreter(files: PolicyFiles, modules: dict[str, str]) -> Any:
+    rego = regopy.Interpreter()
+    rego.add_data_json(json.dumps(files.data))
+    for name, source in sorted(modules.items()):
+        rego.add_module(name, source)
+    return rego
+
+
+def compile_bundle(files: PolicyFiles) -> tuple[Any, Any]:
+    """Compile the serving modules; raise ValueError naming the problem if they do not."""
+    rego = _interpreter(files, files.serving_modules())
+    try:
+        bundle = rego.build(None, [e.value for e in Entrypoint])
+    except regopy.RegoError as exc:
+        raise ValueError(f"policy does not compile: {exc}") from exc
+    if not bundle.ok():
+        raise ValueError("policy does not compile (the interpreter built no bundle)")
+    return rego, bundle
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, files: PolicyFiles) -> None:
+        self._revision = files.revision
+        self._rego, self._bundle = compile_bundle(files)
+
+    @property
+    def revision(self) -> str:
+        return self._revision
+
+    async def evaluate(self, entrypoint: Entrypoint, document: dict[str, Any]) -> PolicyVerdict:
+        # Synchronous on purpose: a query is a fraction of a millisecond, less
+        # than a hop to a worker thread, and the interpreter is not shared
+        # between threads.
+        try:
+            self._rego.set_input(regopy.Input(document))
+            output = self._rego.query_bundle_entrypoint(self._bundle, entrypoint.value)
+        except regopy.RegoError as exc:
+            raise DependencyUnavailable(
+                f"policy evaluation failed: {exc}", dependency=ENGINE, stage="policy"
+            ) from exc
+        if not output.ok():
+            raise DependencyUnavailable(
+                f"policy evaluation failed: {output}", dependency=ENGINE, stage="policy"
+            )
+        result = json.loads(str(output))
+        expressions = result.get("expressions") if isinstance(result, dict) else None
+        if not expressions:
+            raise DependencyUnavailable(
+                f"policy returned nothing for {entrypoint.value}", dependency=ENGINE, stage="policy"
+            )
+        return parse_verdict(expressions[0], engine=ENGINE)
+
+    async def ready(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None

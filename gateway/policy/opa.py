@@ -1,0 +1,88 @@
+"""The OPA-server engine: the same ``policies/`` files, evaluated by OPA.
+
+Production runs OPA beside the gateway (``docker-compose.yml``) with
+``policies/`` mounted as a bundle; the gateway queries it over OPA's Data API
+(``POST /v1/data/<path>`` with ``{"input": ...}``) through ``opa-python-client``.
+An unreachable OPA, a timeout, a non-2xx answer or an undefined result is a
+``DependencyUnavailable``: the request is denied (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from opa_client import AsyncOpaClient
+
+from gateway.errors import DependencyUnavailable
+from gateway.policy.engine import Entrypoint, PolicyVerdict, parse_verdict
+
+__all__ = ["OpaEngine"]
+
+ENGINE = "opa"
+
+
+class OpaEngine:
+    name = "opa"
+
+    def __init__(
+        self, url: str, *, revision: str, timeout: float, token: str | None = None
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"SPAWNGATE_OPA_URL must be http(s)://host:port, got {url!r}")
+        self._client = AsyncOpaClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8181),
+            ssl=parts.scheme == "https",
+            token=token,
+            timeout=timeout,
+            # One retry at most: a decision waits on this call.
+            retries=1,
+        )
+        self._timeout = timeout
+        self._revision = revision
+        self._started = False
+
+    @property
+    def revision(self) -> str:
+        return self._revision
+
+    async def _ensure_session(self) -> None:
+        if not self._started:
+            await self._client.__aenter__()
+            self._started = True
+
+    async def evaluate(self, entrypoint: Entrypoint, document: dict[str, Any]) -> PolicyVerdict:
+        await self._ensure_session()
+        package, _, rule = entrypoint.value.rpartition("/")
+        try:
+            async with asyncio.timeout(self._timeout * 3):
+                answer = await self._client.query_rule(
+                    input_data=document, package_path=package, rule_name=rule
+                )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DependencyUnavailable(
+                f"OPA query {entrypoint.value} failed: {exc!r}", dependency=ENGINE, stage="policy"
+            ) from exc
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise DependencyUnavailable(
+                f"OPA returned no result for {entrypoint.value} (is the bundle loaded?)",
+                dependency=ENGINE,
+                stage="policy",
+            )
+        return parse_verdict(answer["result"], engine=ENGINE)
+
+    async def ready(self) -> bool:
+        await self._ensure_session()
+        try:
+            return bool(await self._client.check_health())
+        except Exception:  # noqa: BLE001 - readiness is a yes/no probe; the reason is logged by OPA
+            return False
+
+    async def aclose(self) -> None:
+        if self._started:
+            await self._client.close_connection()
+            self._started = False

@@ -1,0 +1,64 @@
+"""What the gateway forwards to an agent registry, and the registry interface."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.request import AgentKind
+
+__all__ = ["AgentRecord", "Registry"]
+
+
+class AgentRecord(BaseModel):
+    """A created agent, as registered. ``id`` is ``<tenant>/<name>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    tenant: str
+    name: str
+    kind: AgentKind
+    template: str
+    role: str | None
+    instructions: str | None
+    system_prompt: str
+    tools: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    provider: str
+    model: str
+    auto_reply: bool | None
+    next_agent: str
+    expertise: str | None = None
+    knowledge_sources: tuple[str, ...] = ()
+    estimated_cost_per_day: float
+    ttl_seconds: int | None = None
+    expires_at: datetime | None = None
+    #: False when the tenant creates agents inactive, for a human to switch on.
+    active: bool
+    created_by: str
+    parent: str
+    root: str
+    depth: int
+    created_at: datetime
+    decision_id: str
+
+
+class Registry(Protocol):
+    name: str
+
+    async def create(self, record: AgentRecord) -> AgentRecord:
+        """Register the agent; raise Conflict if the name is taken, UpstreamFailed on failure."""
+        ...
+
+    async def get(self, tenant: str, name: str) -> AgentRecord | None: ...
+
+    async def exists(self, tenant: str, name: str) -> bool: ...
+
+    async def search(
+        self, tenant: str, *, capability: str | None, name_contains: str | None, limit: int
+    ) -> list[AgentRecord]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,395 @@
+"""The admission service: the one decision path behind every front.
+
+The HTTP API, the CLI and any later front call ``AdmissionService.submit``;
+none of them decides anything. The service runs the pipeline, then, in this
+order:
+
+1. writes the decision record (audit first: before anything is created and
+   before the caller is answered; if it cannot be written, nothing happens
+   and the caller gets a 503);
+2. queues the request for approval, or creates the agent;
+3. writes an outcome record for what creation did;
+4. answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import JsonValue
+
+from gateway.approvals import ApprovalRecord, ApprovalState, ApprovalStore
+from gateway.audit import AuditLog
+from gateway.auth import Authenticator, Principal
+from gateway.decision import (
+    Decision,
+    Outcome,
+    Reason,
+    StageName,
+    StageResult,
+    StageStatus,
+    Verdict,
+)
+from gateway.errors import DependencyError, NotFound, SpawngateError
+from gateway.idempotency import IdempotencyStore, StoredAnswer, body_fingerprint
+from gateway.pipeline import Pipeline, RunResult, combine
+from gateway.policy.engine import PolicyEngine
+from gateway.quotas import QuotaLedger
+from gateway.registry.base import AgentRecord, Registry
+from gateway.request import AgentKind
+from gateway.stages.context import AdmissionContext
+from gateway.store import RedisStore
+
+__all__ = ["AdmissionService", "Answer"]
+
+logger = logging.getLogger("spawngate.service")
+
+PATHS = {AgentKind.AGENT: "spawngate/create_agent", AgentKind.SME: "spawngate/create_sme"}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a front sends back: a status, a JSON body and headers."""
+
+    status_code: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _status_for(outcome: Outcome, error: SpawngateError | None) -> int:
+    if outcome in (Outcome.CREATED, Outcome.ALLOWED):
+        return 201
+    if outcome is Outcome.PENDING_APPROVAL:
+        return 202
+    if error is not None:
+        return error.status
+    return 403
+
+
+def _collect_reasons(results: tuple[StageResult, ...]) -> tuple[Reason, ...]:
+    seen: set[tuple[str, str]] = set()
+    out: list[Reason] = []
+    for r in results:
+        for reason in r.reasons:
+            key = (reason.code, reason.message)
+            if key not in seen:
+                seen.add(key)
+                out.append(reason)
+    return tuple(out)
+
+
+class AdmissionService:
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        authenticator: Authenticator,
+        ledger: QuotaLedger,
+        engine: PolicyEngine,
+        registry: Registry,
+        audit: AuditLog,
+        approvals: ApprovalStore,
+        idempotency: IdempotencyStore,
+        store: RedisStore,
+        approval_ttl_seconds: int,
+    ) -> None:
+        self._pipeline = pipeline
+        self._auth = authenticator
+        self._ledger = ledger
+        self._engine = engine
+        self._registry = registry
+        self._audit = audit
+        self._approvals = approvals
+        self._idem = idempotency
+        self._store = store
+        self._approval_ttl = approval_ttl_seconds
+
+    # -- the decision path -------------------------------------------------
+
+    async def submit(
+        self,
+        kind: AgentKind,
+        body: object,
+        *,
+        authorization: str | None,
+        idempotency_key: str | None = None,
+    ) -> Answer:
+        began = time.perf_counter()
+        ctx = AdmissionContext(
+            kind=kind,
+            raw_body=body,
+            authorization=authorization,
+            decision_id="dec_" + uuid.uuid4().hex,
+        )
+        front = await self._pipeline.run(ctx, stop=StageName.AUTHENTICATE)
+        claim: tuple[str, str, str, str] | None = None
+        if idempotency_key is not None and front.error is None and ctx.principal is not None:
+            fingerprint = body_fingerprint(kind.value, body)
+            try:
+                stored = await self._idem.claim(
+                    ctx.principal.tenant, ctx.principal.id, idempotency_key, fingerprint
+                )
+            except SpawngateError as exc:
+                return await self._refuse_early(ctx, front, exc, began)
+            if stored is not None:
+                return await self._replay(ctx, stored)
+            claim = (ctx.principal.tenant, ctx.principal.id, idempotency_key, fingerprint)
+        answer: Answer | None = None
+        try:
+            answer = await self._decide(ctx, front, began)
+            return answer
+        finally:
+            if claim is not None:
+                # An unexpected failure leaves no answer: store a 500 so the
+                # claim is dropped and a retry is decided afresh.
+                stored_answer = answer or Answer(500, {})
+                try:
+                    await self._idem.complete(
+                        *claim,
+                        StoredAnswer(stored_answer.status_code, stored_answer.body, stored_answer.headers),
+                    )
+                except DependencyError:
+                    logger.exception("could not store the idempotent answer")
+
+    async def _decide(self, ctx: AdmissionContext, front: RunResult, began: float) -> Answer:
+        run = await self._pipeline.run(
+            ctx, start=StageName.FEATURE, stop=StageName.APPROVAL, previous=front.results
+        )
+        error = front.error or run.error
+        verdict = combine(run.results)
+        if verdict is Verdict.DENY:
+            await self._release(ctx)
+            outcome = Outcome.FAILED if isinstance(error, DependencyError) else Outcome.DENIED
+        elif verdict is Verdict.REVIEW:
+            outcome = Outcome.PENDING_APPROVAL
+        else:
+            outcome = Outcome.ALLOWED
+        decision = self._decision(ctx, run.results, verdict, outcome, error, began)
+
+        # 1. Audit first.
+        try:
+            await self._audit.append(self._audit.decision_record(decision))
+        except DependencyError as exc:
+            logger.error("decision %s not recorded, refusing: %s", ctx.decision_id, exc.reason)
+            if verdict is not Verdict.DENY:
+                await self._release(ctx)
+            failed = self._decision(
+                ctx, run.results, Verdict.DENY, Outcome.FAILED, exc.with_stage("audit"), began,
+                extra=(Reason(stage=StageName.AUDIT, code=exc.code, message=exc.reason),),
+            )
+            return self._answer(failed, exc)
+
+        if verdict is Verdict.DENY:
+            return self._answer(decision, error)
+        if verdict is Verdict.REVIEW:
+            return await self._queue(ctx, decision)
+        return await self._create(ctx, decision, run, began)
+
+    async def _queue(self, ctx: AdmissionContext, decision: Decision) -> Answer:
+        assert ctx.approval_id is not None and ctx.principal is not None
+        now = decision.timestamp
+        record = ApprovalRecord(
+            id=ctx.approval_id,
+            decision_id=decision.decision_id,
+            tenant=ctx.principal.tenant,
+            kind=decision.kind.value,
+            creator=ctx.principal.id,
+            state=ApprovalState.PENDING,
+            request=decision.input,
+            reasons=decision.reasons,
+            danger_score=decision.danger_score,
+            danger_findings=[f.model_dump(mode="json") for f in ctx.danger.findings]
+            if ctx.danger
+            else [],
+            policy_revision=decision.revision,
+            created_at=now,
+            expires_at=datetime.fromtimestamp(now.timestamp() + self._approval_ttl, UTC),
+        )
+        try:
+            await self._approvals.add(record)
+        except DependencyError as exc:
+            await self._release(ctx)
+            await self._record_outcome(decision, Outcome.FAILED, exc)
+            failed = decision.model_copy(
+                update={"outcome": Outcome.FAILED, "verdict": Verdict.DENY, "status_code": exc.status}
+            )
+            return self._answer(failed, exc)
+        return self._answer(decision.model_copy(update={"status_code": 202}), None)
+
+    async def _create(
+        self, ctx: AdmissionContext, decision: Decision, run: RunResult, began: float
+    ) -> Answer:
+        created = await self._pipeline.run(
+            ctx, start=StageName.CREATE, stop=StageName.CREATE, previous=run.results
+        )
+        create_result = created.results[-1]
+        if create_result.status is not StageStatus.PASS:
+            await self._release(ctx)
+            outcome = Outcome.FAILED if isinstance(created.error, DependencyError) else Outcome.DENIED
+            await self._record_outcome(decision, outcome, created.error)
+            final = self._decision(
+                ctx, created.results, Verdict.DENY, outcome, created.error, began
+            )
+            return self._answer(final, created.error)
+        final = self._decision(ctx, created.results, Verdict.ALLOW, Outcome.CREATED, None, began)
+        await self._record_outcome(final, Outcome.CREATED, None)
+        return self._answer(final, None)
+
+    # -- helpers -----------------------------------------------------------
+
+    def _decision(
+        self,
+        ctx: AdmissionContext,
+        results: tuple[StageResult, ...],
+        verdict: Verdict,
+        outcome: Outcome,
+        error: SpawngateError | None,
+        began: float,
+        *,
+        extra: tuple[Reason, ...] = (),
+    ) -> Decision:
+        principal = ctx.principal
+        if ctx.request is not None:
+            normalised: dict[str, JsonValue] = ctx.request.model_dump(mode="json", exclude_none=True)
+        else:
+            # A body that failed validation is recorded as received (if JSON-like).
+            normalised = {"raw": ctx.raw_body if isinstance(ctx.raw_body, (dict, list, str)) else None}  # type: ignore[dict-item]
+        return Decision(
+            decision_id=ctx.decision_id,
+            timestamp=datetime.now(UTC),
+            path=PATHS[ctx.kind],
+            kind=ctx.kind,
+            tenant=principal.tenant if principal else None,
+            principal=principal.id if principal else None,
+            input=normalised,
+            stages=results,
+            verdict=verdict,
+            outcome=outcome,
+            status_code=_status_for(outcome, error),
+            reasons=_collect_reasons(results) + extra,
+            obligations=ctx.obligations,
+            danger_score=ctx.danger.score if ctx.danger else None,
+            revision=self._engine.revision,
+            approval_id=ctx.approval_id if verdict is Verdict.REVIEW else None,
+            agent=ctx.created,
+            agent_api_key=ctx.issued_key,
+            duration_ms=round((time.perf_counter() - began) * 1000, 3),
+        )
+
+    async def _release(self, ctx: AdmissionContext) -> None:
+        if ctx.reservation is None:
+            return
+        reservation, ctx.reservation = ctx.reservation, None
+        try:
+            await self._ledger.release(reservation)
+        except DependencyError:
+            # The request is denied either way; a counter left high only errs
+            # on the side of refusing (and window counters expire).
+            logger.exception("could not release quota reservation for %s", ctx.decision_id)
+
+    async def _record_outcome(
+        self, decision: Decision, outcome: Outcome, error: SpawngateError | None
+    ) -> None:
+        result: dict[str, JsonValue] = {"outcome": outcome.value}
+        if decision.agent is not None:
+            result["agent_id"] = decision.agent.get("id")
+        if error is not None:
+            result["error"] = error.to_body()
+        try:
+            await self._audit.append(
+                self._audit.outcome_record(decision, timestamp=datetime.now(UTC), result=result)
+            )
+        except DependencyError:
+            logger.exception("outcome of %s not recorded", decision.decision_id)
+
+    async def _refuse_early(
+        self, ctx: AdmissionContext, front: RunResult, exc: SpawngateError, began: float
+    ) -> Answer:
+        results = front.results
+        decision = self._decision(
+            ctx, results, Verdict.DENY, Outcome.DENIED, exc, began,
+            extra=(Reason(stage=StageName.AUTHENTICATE, code=exc.code, message=exc.reason),),
+        )
+        try:
+            await self._audit.append(self._audit.decision_record(decision))
+        except DependencyError as audit_exc:
+            return self._answer(decision, audit_exc)
+        return self._answer(decision, exc)
+
+    async def _replay(self, ctx: AdmissionContext, stored: StoredAnswer) -> Answer:
+        original = stored.body.get("decision_id")
+        logger.info("idempotent replay of %s", original)
+        headers = dict(stored.headers)
+        headers["Idempotent-Replayed"] = "true"
+        return Answer(stored.status_code, stored.body, headers)
+
+    def _answer(self, decision: Decision, error: SpawngateError | None) -> Answer:
+        body: dict[str, Any] = {
+            "decision_id": decision.decision_id,
+            "outcome": decision.outcome.value,
+            "verdict": decision.verdict.value,
+            "kind": decision.kind.value,
+            "reasons": [r.model_dump(mode="json", exclude_none=True) for r in decision.reasons],
+            "obligations": list(decision.obligations),
+            "policy_revision": decision.revision,
+            "stages": [
+                {"stage": s.stage.value, "status": s.status.value, "duration_ms": s.duration_ms}
+                for s in decision.stages
+            ],
+        }
+        if decision.danger_score is not None:
+            body["danger_score"] = decision.danger_score
+        if decision.approval_id is not None:
+            body["request_id"] = decision.approval_id
+        if decision.agent is not None:
+            body["agent"] = decision.agent
+        if decision.agent_api_key is not None:
+            body["agent_api_key"] = decision.agent_api_key
+        headers: dict[str, str] = {}
+        if error is not None:
+            body["error"] = error.to_body()
+            headers.update(error.headers())
+        return Answer(decision.status_code, body, headers)
+
+    # -- reads -------------------------------------------------------------
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        return await self._auth.authenticate(authorization)
+
+    async def request_status(self, principal: Principal, request_id: str) -> ApprovalRecord:
+        record = await self._approvals.get(request_id)
+        # Another tenant's request is as invisible as a missing one.
+        if record is None or record.tenant != principal.tenant:
+            raise NotFound(f"no request '{request_id}' in tenant '{principal.tenant}'")
+        return record
+
+    async def get_agent(self, principal: Principal, name: str) -> AgentRecord:
+        record = await self._registry.get(principal.tenant, name)
+        if record is None:
+            raise NotFound(f"no agent '{name}' in tenant '{principal.tenant}'")
+        return record
+
+    async def search_agents(
+        self, principal: Principal, *, capability: str | None, name: str | None, limit: int
+    ) -> list[AgentRecord]:
+        return await self._registry.search(
+            principal.tenant, capability=capability, name_contains=name, limit=limit
+        )
+
+    async def readiness(self) -> dict[str, bool]:
+        checks: dict[str, bool] = {}
+        try:
+            checks["redis"] = await self._store.ping()
+        except DependencyError:
+            checks["redis"] = False
+        checks["policy"] = await self._engine.ready()
+        return checks
+
+    @property
+    def policy_revision(self) -> str:
+        return self._engine.revision

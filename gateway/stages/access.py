@@ -1,0 +1,59 @@
+"""feature and authorize: is self-service on for the tenant, and may this caller use it."""
+
+from __future__ import annotations
+
+from gateway.authz import Action, Authorizer, Obj
+from gateway.config import GatewayConfig
+from gateway.decision import StageName, StageStatus
+from gateway.errors import PermissionDenied
+from gateway.pipeline import StageOutcome
+from gateway.request import AgentKind
+from gateway.stages.context import AdmissionContext
+
+__all__ = ["AuthorizeStage", "FeatureStage"]
+
+
+class FeatureStage:
+    name = StageName.FEATURE
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self._config = config
+
+    async def run(self, ctx: AdmissionContext) -> StageOutcome:
+        principal = ctx.need_principal()
+        settings = self._config.tenant_settings(principal.tenant)
+        ctx.settings = settings
+        if not settings.enabled:
+            raise PermissionDenied(
+                f"agent self-service is disabled for tenant '{principal.tenant}'; "
+                "an administrator must enable it in the tenant settings",
+                code="feature_disabled",
+            )
+        return StageOutcome(
+            StageStatus.PASS,
+            facts={
+                "approval_mode": settings.approval_mode.value,
+                "danger_threshold": settings.danger_threshold,
+            },
+        )
+
+
+class AuthorizeStage:
+    name = StageName.AUTHORIZE
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authz = authorizer
+
+    async def run(self, ctx: AdmissionContext) -> StageOutcome:
+        principal = ctx.need_principal()
+        obj = Obj.SME if ctx.kind is AgentKind.SME else Obj.AGENT
+        result = self._authz.check(principal.subject, principal.tenant, obj, Action.CREATE)
+        ctx.authz_rule = result.matched
+        if not result.allowed:
+            why = f"rule '{result.matched}'" if result.matched else "no rule grants it"
+            raise PermissionDenied(
+                f"'{principal.subject}' may not create {obj.value}s in tenant "
+                f"'{principal.tenant}' ({why})",
+                code="not_authorized",
+            )
+        return StageOutcome(StageStatus.PASS, facts={"subject": principal.subject, "rule": result.matched})

@@ -1,0 +1,82 @@
+"""The typed state of one admission, filled in by the stages in order.
+
+Each field is owned by exactly one stage (named beside it) and read by later
+ones; nothing is a free-form dict. A stage whose inputs are missing (because
+an earlier stage did not run) raises ``InternalError``: that is a bug, and it
+denies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.auth import Principal
+from gateway.config import TenantSettings
+from gateway.danger.base import DangerReport
+from gateway.errors import InternalError
+from gateway.policy.engine import PolicyReason
+from gateway.quotas import Reservation
+from gateway.request import AgentKind, CreateRequest
+from gateway.templates import Blueprint
+
+__all__ = ["AdmissionContext", "EffectiveAgent"]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveAgent:
+    """The agent that would be created: the request merged with its blueprint."""
+
+    template: str
+    template_found: bool
+    tools: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    provider: str
+    model: str
+    estimated_cost_per_day: float
+    depth: int
+    system_prompt: str
+    next_agent: str
+
+
+@dataclass(slots=True)
+class AdmissionContext:
+    kind: AgentKind
+    raw_body: object
+    authorization: str | None
+    decision_id: str
+    request: CreateRequest | None = None  # validate
+    principal: Principal | None = None  # authenticate
+    settings: TenantSettings | None = None  # feature
+    authz_rule: str = ""  # authorize
+    reservation: Reservation | None = None  # quota
+    blueprint: Blueprint | None = None  # template
+    effective: EffectiveAgent | None = None  # template
+    policy_document: dict[str, Any] | None = None  # policy
+    obligations: tuple[str, ...] = ()  # policy
+    review_reasons: list[PolicyReason] = field(default_factory=list)  # policy, danger
+    danger: DangerReport | None = None  # danger
+    approval_id: str | None = None  # approval
+    created: dict[str, Any] | None = None  # create
+    #: A key issued to the new agent (create); returned once, never recorded.
+    issued_key: str | None = field(default=None, repr=False)
+
+    def need_request(self) -> CreateRequest:
+        if self.request is None:
+            raise InternalError("stage ran before the request was validated")
+        return self.request
+
+    def need_principal(self) -> Principal:
+        if self.principal is None:
+            raise InternalError("stage ran before the caller was authenticated")
+        return self.principal
+
+    def need_settings(self) -> TenantSettings:
+        if self.settings is None:
+            raise InternalError("stage ran before the tenant settings were loaded")
+        return self.settings
+
+    def need_effective(self) -> EffectiveAgent:
+        if self.effective is None:
+            raise InternalError("stage ran before the template was resolved")
+        return self.effective

@@ -1,0 +1,157 @@
+"""policy and danger: the Rego verdicts, with the facts Python gathered as input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.danger.base import Proposal, Scorer
+from gateway.decision import Reason, StageName, StageStatus
+from gateway.errors import DependencyUnavailable
+from gateway.pipeline import StageOutcome
+from gateway.policy.engine import Entrypoint, PolicyEngine, PolicyVerdict
+from gateway.stages.context import AdmissionContext
+from gateway.templates import TemplateCatalog
+
+__all__ = ["DangerStage", "PolicyStage", "policy_input"]
+
+
+def policy_input(ctx: AdmissionContext, catalog: TemplateCatalog) -> dict[str, Any]:
+    """The input document every policy sees (documented in policies/README.md)."""
+    request = ctx.need_request()
+    principal = ctx.need_principal()
+    settings = ctx.need_settings()
+    effective = ctx.need_effective()
+    blueprint = ctx.blueprint
+    reservation = ctx.reservation
+    counts = reservation.counts if reservation else {}
+    return {
+        "kind": ctx.kind.value,
+        "request": request.model_dump(mode="json", exclude_none=True),
+        "creator": {
+            "id": principal.id,
+            "tenant": principal.tenant,
+            "kind": principal.kind.value,
+            "tools": list(principal.tools),
+            "parent": principal.parent,
+            "root": principal.root,
+            "depth": principal.depth,
+        },
+        "tenant": {
+            "id": principal.tenant,
+            "approval_mode": settings.approval_mode.value,
+            "danger_threshold": settings.danger_threshold,
+            "max_cost_per_day": settings.max_cost_per_day,
+            "create_inactive": settings.create_inactive,
+            "lineage": settings.lineage.model_dump(),
+        },
+        "template": {
+            "name": effective.template,
+            "exists": blueprint is not None,
+            "tenants": list(blueprint.tenants) if blueprint else [],
+            "pre_approved": blueprint.pre_approved if blueprint else False,
+            "allow_spawning": blueprint.allow_spawning if blueprint else False,
+            "capability_modules": sorted(blueprint.capability_modules) if blueprint else [],
+        },
+        "catalog": list(catalog.names()),
+        "effective": {
+            "tools": list(effective.tools),
+            "capabilities": list(effective.capabilities),
+            "provider": effective.provider,
+            "model": effective.model,
+            "estimated_cost_per_day": effective.estimated_cost_per_day,
+            "depth": effective.depth,
+        },
+        "usage": {
+            "tenant_active": counts.get("tenant max_active_agents", 0),
+            "tenant_day": counts.get("tenant per_day", 0),
+            "agent_day": counts.get("agent per_day", 0),
+            "root_descendants": counts.get("lineage max_descendants_per_root", 0),
+        },
+    }
+
+
+def _outcome(stage: StageName, verdict: PolicyVerdict, ctx: AdmissionContext) -> StageOutcome:
+    def reasons(items: tuple[Any, ...]) -> tuple[Reason, ...]:
+        return tuple(Reason(stage=stage, code=r.rule, message=r.message, fix=r.fix) for r in items)
+
+    facts: dict[str, object] = {
+        "deny": [r.rule for r in verdict.deny],
+        "review": [r.rule for r in verdict.review],
+    }
+    if verdict.deny:
+        return StageOutcome(StageStatus.DENY, reasons(verdict.deny), facts)
+    if verdict.review:
+        ctx.review_reasons.extend(verdict.review)
+        return StageOutcome(StageStatus.REVIEW, reasons(verdict.review), facts)
+    return StageOutcome(StageStatus.PASS, (), facts)
+
+
+class PolicyStage:
+    name = StageName.POLICY
+
+    def __init__(self, engine: PolicyEngine, catalog: TemplateCatalog) -> None:
+        self._engine = engine
+        self._catalog = catalog
+
+    async def run(self, ctx: AdmissionContext) -> StageOutcome:
+        ctx.policy_document = policy_input(ctx, self._catalog)
+        verdict = await self._engine.evaluate(Entrypoint.ADMISSION, ctx.policy_document)
+        ctx.obligations = verdict.obligations
+        return _outcome(self.name, verdict, ctx)
+
+
+class DangerStage:
+    name = StageName.DANGER
+
+    def __init__(
+        self, scorer: Scorer, engine: PolicyEngine, catalog: TemplateCatalog, *, timeout: float
+    ) -> None:
+        self._scorer = scorer
+        self._engine = engine
+        self._catalog = catalog
+        self._timeout = timeout
+
+    async def run(self, ctx: AdmissionContext) -> StageOutcome:
+        request = ctx.need_request()
+        effective = ctx.need_effective()
+        proposal = Proposal(
+            name=request.name,
+            kind=ctx.kind.value,
+            role=request.role,
+            instructions=request.instructions,
+            system_prompt=effective.system_prompt,
+            expertise=getattr(request, "expertise", None),
+            justification=request.justification,
+            template=effective.template,
+            tools=effective.tools,
+            capabilities=effective.capabilities,
+            depth=effective.depth,
+        )
+        try:
+            async with asyncio.timeout(self._timeout):
+                report = await self._scorer.score(proposal)
+        except TimeoutError as exc:
+            raise DependencyUnavailable(
+                f"danger scorer '{self._scorer.name}' timed out", dependency="scorer"
+            ) from exc
+        ctx.danger = report
+        base = ctx.policy_document or policy_input(ctx, self._catalog)
+        document = {**base}
+        document["danger"] = {
+            "score": report.score,
+            "categories": [c.value for c in report.categories],
+            "reviewer_unavailable": report.reviewer_unavailable,
+        }
+        verdict = await self._engine.evaluate(Entrypoint.DANGER, document)
+        outcome = _outcome(self.name, verdict, ctx)
+        facts = dict(outcome.facts or {})
+        facts.update(
+            {
+                "score": report.score,
+                "scorer": f"{report.scorer}/{report.version}",
+                "categories": [c.value for c in report.categories],
+                "findings": [f.model_dump(mode="json") for f in report.findings],
+            }
+        )
+        return StageOutcome(outcome.status, outcome.reasons, facts)

@@ -1,0 +1,139 @@
+"""Build a whole gateway from one ``Settings``: nothing is created at import time.
+
+``Gateway.start(settings)`` loads and checks every file (configuration,
+policies, Casbin, templates) before it serves anything, so a broken file stops
+start-up with a message naming it instead of failing requests later.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import dataclass
+
+from gateway.approvals import ApprovalStore
+from gateway.audit import AuditLog
+from gateway.auth import Authenticator
+from gateway.authz import Authorizer
+from gateway.config import GatewayConfig, load_config
+from gateway.danger.base import Scorer
+from gateway.danger.offline import OfflineAnalyzer
+from gateway.idempotency import IdempotencyStore
+from gateway.pipeline import Pipeline
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.files import PolicyFiles, load_policy_files
+from gateway.policy.opa import OpaEngine
+from gateway.quotas import QuotaLedger
+from gateway.registry.base import Registry
+from gateway.registry.builtin import BuiltinRegistry
+from gateway.registry.http import HttpRegistry
+from gateway.service import AdmissionService
+from gateway.settings import PolicyEngineKind, RegistryKind, Settings
+from gateway.stages.access import AuthorizeStage, FeatureStage
+from gateway.stages.approval import ApprovalStage
+from gateway.stages.create import CreateStage
+from gateway.stages.front import AuthenticateStage, ValidateStage
+from gateway.stages.policy import DangerStage, PolicyStage
+from gateway.stages.quota import QuotaStage
+from gateway.stages.template import TemplateStage
+from gateway.store import RedisStore
+from gateway.templates import TemplateCatalog
+
+__all__ = ["Gateway"]
+
+
+def _engine(settings: Settings, files: PolicyFiles) -> PolicyEngine:
+    if settings.policy_engine is PolicyEngineKind.OPA:
+        token = settings.opa_token.get_secret_value() if settings.opa_token else None
+        return OpaEngine(
+            settings.opa_url,
+            revision=files.revision,
+            timeout=settings.opa_timeout_seconds,
+            token=token,
+        )
+    return EmbeddedEngine(files)
+
+
+def _registry(settings: Settings, store: RedisStore) -> Registry:
+    if settings.registry is RegistryKind.HTTP:
+        assert settings.registry_url is not None  # checked by Settings
+        return HttpRegistry(settings.registry_url, timeout=settings.registry_timeout_seconds)
+    return BuiltinRegistry(store)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    config: GatewayConfig
+    store: RedisStore
+    engine: PolicyEngine
+    registry: Registry
+    catalog: TemplateCatalog
+    audit: AuditLog
+    approvals: ApprovalStore
+    service: AdmissionService
+
+    @classmethod
+    def start(
+        cls,
+        settings: Settings,
+        *,
+        store: RedisStore | None = None,
+        scorer: Scorer | None = None,
+        registry: Registry | None = None,
+    ) -> Gateway:
+        config = load_config(settings.config_file)
+        files = load_policy_files(settings.policies_dir)
+        authorizer = Authorizer(settings.policies_dir)
+        catalog = TemplateCatalog.load(settings.templates_dir)
+        engine = _engine(settings, files)
+        store = store or RedisStore.from_settings(settings)
+        registry = registry or _registry(settings, store)
+        scorer = scorer or OfflineAnalyzer()
+        authenticator = Authenticator(config, store)
+        ledger = QuotaLedger(store)
+        audit = AuditLog(store, instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
+        approvals = ApprovalStore(store, retention_seconds=settings.approval_ttl_seconds * 2)
+        pipeline = Pipeline(
+            [
+                ValidateStage(),
+                AuthenticateStage(authenticator),
+                FeatureStage(config),
+                AuthorizeStage(authorizer),
+                QuotaStage(ledger),
+                TemplateStage(catalog),
+                PolicyStage(engine, catalog),
+                DangerStage(scorer, engine, catalog, timeout=settings.scorer_timeout_seconds),
+                ApprovalStage(),
+                CreateStage(registry, authenticator),
+            ]
+        )
+        service = AdmissionService(
+            pipeline=pipeline,
+            authenticator=authenticator,
+            ledger=ledger,
+            engine=engine,
+            registry=registry,
+            audit=audit,
+            approvals=approvals,
+            idempotency=IdempotencyStore(store, ttl_seconds=settings.idempotency_ttl_seconds),
+            store=store,
+            approval_ttl_seconds=settings.approval_ttl_seconds,
+        )
+        return cls(
+            settings=settings,
+            config=config,
+            store=store,
+            engine=engine,
+            registry=registry,
+            catalog=catalog,
+            audit=audit,
+            approvals=approvals,
+            service=service,
+        )
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+        await self.registry.aclose()
+        await self.store.aclose()
