@@ -29,7 +29,7 @@ __all__ = ["SPAWNED_AGENT_SUBJECT", "Authenticator", "Principal", "hash_key", "n
 #: The Casbin subject of agents created through the gateway: they hold no
 #: per-agent lines in ``policies/casbin/policy.csv`` (those are reviewed in git),
 #: so they act under this role in their own tenant.
-SPAWNED_AGENT_SUBJECT = "spawned-agent"
+SPAWNED_AGENT_SUBJECT = "role:spawned-agent"
 KEY_PREFIX = "sg_"
 
 

@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         summary="Policy-as-code governance gateway for agents that create agents",
         lifespan=lifespan,
     )
+    if gateway is not None:
+        app.state.gateway = gateway
     _install_error_handlers(app)
 
     def service(request: Request) -> AdmissionService:

@@ -1,0 +1,110 @@
+"""Running the Rego unit tests (``test_*`` rules in ``*_test.rego``) with the embedded interpreter.
+
+Each test rule is evaluated on its own, so a failure names the test and where
+it is. Tests that replace the whole input (``with input as {...}``) are refused
+before anything runs: they crash rego-cpp (a segmentation fault, not an error),
+so tests replace top-level keys instead (``with input.request as {...}``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regopy
+
+from gateway.policy.files import PolicyFiles
+
+__all__ = ["RegoTestResult", "find_tests", "run_rego_tests", "unsafe_with_input"]
+
+_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
+_TEST_RULE = re.compile(r"^(test_\w+)\s+if\b", re.MULTILINE)
+_WHOLE_INPUT = re.compile(r"\bwith\s+input\s+as\b")
+
+
+@dataclass(frozen=True, slots=True)
+class RegoTestResult:
+    file: str
+    line: int
+    package: str
+    name: str
+    passed: bool
+    error: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def unsafe_with_input(files: PolicyFiles) -> list[str]:
+    """Locations of ``with input as`` in any module (they crash the interpreter)."""
+    found = []
+    for name, source in files.modules.items():
+        for m in _WHOLE_INPUT.finditer(source):
+            found.append(f"{name}:{source.count(chr(10), 0, m.start()) + 1}")
+    return found
+
+
+def find_tests(files: PolicyFiles) -> list[tuple[str, int, str, str]]:
+    out = []
+    for name in files.tests:
+        source = files.modules[name]
+        pkg = _PACKAGE.search(source)
+        if pkg is None:
+            continue
+        seen: set[str] = set()
+        for m in _TEST_RULE.finditer(source):
+            if m.group(1) in seen:
+                raise ValueError(f"{name}: test '{m.group(1)}' is defined twice")
+            seen.add(m.group(1))
+            out.append((name, source.count("\n", 0, m.start()) + 1, pkg.group(1), m.group(1)))
+    return out
+
+
+def run_rego_tests(files: PolicyFiles) -> list[RegoTestResult]:
+    unsafe = unsafe_with_input(files)
+    if unsafe:
+        raise ValueError(
+            "policy tests must not replace the whole input (`with input as`), which crashes "
+            "the embedded interpreter; replace top-level keys instead "
+            f"(`with input.request as ...`): {', '.join(unsafe)}"
+        )
+    rego = regopy.Interpreter()
+    rego.add_data_json(json.dumps(files.data))
+    for name, source in sorted(files.modules.items()):
+        rego.add_module(name, source)
+    results = []
+    for file, line, package, test in find_tests(files):
+        passed, error = _evaluate(rego, f"data.{package}.{test}")
+        results.append(RegoTestResult(file, line, package, test, passed, error))
+    return results
+
+
+def _evaluate(rego: Any, ref: str) -> tuple[bool, str | None]:
+    """True only when the test rule is defined and true; undefined is a failure."""
+    # regopy's Output parses the interpreter's text as JSON, which fails for
+    # "undefined" and for error trees; read the raw text instead.
+    from regopy.rego_shared import rego_output_string, rego_query
+
+    text = rego_output_string(rego_query(rego._impl, f"x := {ref}"))
+    if text.strip() == "undefined":
+        return False, "undefined: the test's conditions were not all true"
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        messages = re.findall(r"errormsg \d+:([^)]*)\)", text)
+        return False, "; ".join(messages) or text[:300]
+    value = parsed.get("bindings", {}).get("x") if isinstance(parsed, dict) else None
+    return (True, None) if value is True else (False, f"evaluated to {value!r}, not true")
+
+
+def _main(root: Path) -> int:  # pragma: no cover - used by hand
+    from gateway.policy.files import load_policy_files
+
+    results = run_rego_tests(load_policy_files(root))
+    for r in results:
+        print(("PASS" if r.passed else "FAIL"), r.location, f"{r.package}.{r.name}")
+    return 0 if all(r.passed for r in results) else 1

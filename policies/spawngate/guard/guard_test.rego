@@ -1,0 +1,60 @@
+package spawngate.guard_test
+
+import rego.v1
+
+import data.spawngate.fixtures_test as fx
+import data.spawngate.guard
+
+test_complete_input_passes if {
+	catalog := fx.catalog
+	creator := fx.creator
+	effective := fx.effective
+	request := fx.request
+	tenant := fx.tenant
+	denied := guard.deny with input.creator as creator with input.tenant as tenant
+		with input.request as request with input.effective as effective
+		with input.catalog as catalog with input.kind as "agent"
+	count(denied) == 0
+}
+
+test_missing_creator_tools_is_denied if {
+	catalog := fx.catalog
+	effective := fx.effective
+	request := fx.request
+	tenant := fx.tenant
+	denied := guard.deny with input.creator as object.remove(fx.creator, ["tools"]) with input.tenant as tenant
+		with input.request as request with input.effective as effective
+		with input.catalog as catalog with input.kind as "agent"
+	fx.rules(denied) == {"SG-INPUT-001"}
+	some r in denied
+	contains(r.message, "creator.tools")
+}
+
+test_wrong_type_is_denied if {
+	catalog := fx.catalog
+	effective := fx.effective
+	request := fx.request
+	tenant := fx.tenant
+	denied := guard.deny with input.creator as object.union(fx.creator, {"depth": "zero"}) with input.tenant as tenant
+		with input.request as request with input.effective as effective
+		with input.catalog as catalog with input.kind as "agent"
+	some r in denied
+	r.message == "policy input field 'creator.depth' is missing or not a number"
+}
+
+test_empty_input_is_denied if {
+	count(guard.deny) >= 10
+}
+
+test_missing_policy_data_is_denied if {
+	catalog := fx.catalog
+	creator := fx.creator
+	effective := fx.effective
+	request := fx.request
+	tenant := fx.tenant
+	denied := guard.deny with input.creator as creator with input.tenant as tenant
+		with input.request as request with input.effective as effective
+		with input.catalog as catalog with input.kind as "agent"
+		with data.spawngate.tools.spawning_tools as "create_agent"
+	fx.rules(denied) == {"SG-INPUT-002"}
+}

