@@ -68,4 +68,6 @@ class ApprovalStore:
 
     async def pending_ids(self, tenant: str) -> list[str]:
         async with redis_errors():
-            return list(await self._store.client.zrange(self._pending_key(tenant), 0, -1))
+            return [
+                str(x) for x in await self._store.client.zrange(self._pending_key(tenant), 0, -1)
+            ]

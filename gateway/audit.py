@@ -15,17 +15,30 @@ Records are appended to a Redis stream. The embedded Redis runs with
 disk; Redis batches the fsync of concurrent appends into one write, which is
 why this costs far less than an fsync per record from the request handler.
 A production Redis must be configured the same way (see README).
+
+If Redis cannot take a record, the record goes to a local spool file instead
+(appended and fsynced: this is the rare path), and the caller still gets its
+answer (a 503 naming Redis: nothing was created). The spool is drained back
+into the stream, oldest first, by the next append that reaches Redis, so an
+outage loses no record.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from gateway.decision import Decision
+from gateway.errors import DependencyError
 from gateway.store import RedisStore, redis_errors
+
+logger = logging.getLogger("spawngate.audit")
 
 __all__ = ["AuditLog", "AuditRecord", "RecordType"]
 
@@ -58,10 +71,13 @@ class AuditRecord(BaseModel):
 
 
 class AuditLog:
-    def __init__(self, store: RedisStore, *, instance: str) -> None:
+    def __init__(self, store: RedisStore, *, instance: str, spool: Path) -> None:
         self._store = store
         self._stream = store.key("decisions")
         self._instance = instance
+        self._spool = spool
+        self._draining = spool.with_suffix(".draining")
+        self._drain_lock = asyncio.Lock()
 
     @property
     def stream(self) -> str:
@@ -110,17 +126,61 @@ class AuditLog:
         )
 
     async def append(self, record: AuditRecord) -> str:
-        """Append one record; return its stream id once Redis has acknowledged it."""
-        async with redis_errors(stage="audit"):
-            entry_id = await self._store.client.xadd(
-                self._stream, {"record": record.model_dump_json()}
-            )
+        """Append one record durably; return its stream id.
+
+        Raises ``DependencyUnavailable`` if Redis did not take it, after the
+        record has been written to the local spool.
+        """
+        line = record.model_dump_json()
+        try:
+            if self._spool.exists() or self._draining.exists():
+                # Older spooled records go first, so the log keeps its order.
+                await self.drain_spool()
+            async with redis_errors(stage="audit"):
+                entry_id = await self._store.client.xadd(self._stream, {"record": line})
+        except DependencyError:
+            await asyncio.to_thread(self._spool_line, line)
+            raise
         return str(entry_id)
+
+    def _spool_line(self, line: str) -> None:
+        self._spool.parent.mkdir(parents=True, exist_ok=True)
+        with self._spool.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        logger.warning("redis unavailable: decision record spooled to %s", self._spool)
+
+    async def drain_spool(self) -> int:
+        """Move spooled records into the stream, oldest first; return how many moved."""
+        moved = 0
+        async with self._drain_lock:
+            # A failed drain leaves its batch in .draining (older than anything
+            # spooled since), so it is always retried first.
+            while self._draining.exists() or self._spool.exists():
+                if not self._draining.exists():
+                    self._spool.rename(self._draining)
+                text = self._draining.read_text(encoding="utf-8")
+                lines = [ln for ln in text.splitlines() if ln.strip()]
+                async with redis_errors(stage="audit"):
+                    pipe = self._store.client.pipeline(transaction=True)
+                    for ln in lines:
+                        pipe.xadd(self._stream, {"record": ln})
+                    await pipe.execute()
+                self._draining.unlink()
+                moved += len(lines)
+        if moved:
+            logger.info("drained %d spooled decision records into the log", moved)
+        return moved
 
     async def read(self, *, count: int | None = None) -> list[AuditRecord]:
         async with redis_errors():
             entries = await self._store.client.xrange(self._stream, count=count)
-        return [AuditRecord.model_validate_json(fields["record"]) for _, fields in entries]
+        return [
+            AuditRecord.model_validate_json(str(fields["record"]))
+            for _, fields in entries or []
+            if fields
+        ]
 
     async def length(self) -> int:
         async with redis_errors():

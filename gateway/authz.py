@@ -8,7 +8,7 @@ from pathlib import Path
 
 import casbin
 
-__all__ = ["Action", "AuthzResult", "Authorizer", "Obj"]
+__all__ = ["Action", "Authorizer", "AuthzResult", "Obj"]
 
 
 class Obj(StrEnum):

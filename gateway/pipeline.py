@@ -44,8 +44,8 @@ from gateway.stages.context import AdmissionContext
 __all__ = [
     "DECIDING_STAGES",
     "STAGE_ORDER",
-    "RunResult",
     "Pipeline",
+    "RunResult",
     "Stage",
     "StageOutcome",
     "combine",
@@ -162,7 +162,9 @@ class Pipeline:
         except Exception as exc:
             # A bug: deny, record it, and keep the traceback in the log.
             logger.exception("stage %s raised unexpectedly", stage.name.value)
-            error = InternalError(f"{type(exc).__name__} in stage {stage.name.value}", stage=stage.name.value)
+            error = InternalError(
+                f"{type(exc).__name__} in stage {stage.name.value}", stage=stage.name.value
+            )
             outcome = StageOutcome(StageStatus.ERROR, (_error_reason(stage.name, error),))
         elapsed = (time.perf_counter() - began) * 1000
         facts = {k: v for k, v in (outcome.facts or {}).items()}
@@ -171,6 +173,6 @@ class Pipeline:
             status=outcome.status,
             reasons=outcome.reasons,
             duration_ms=round(elapsed, 3),
-            facts=facts,  # type: ignore[arg-type]  # stages only put JSON values here
+            facts=facts,
         )
         return result, error

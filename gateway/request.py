@@ -30,8 +30,8 @@ __all__ = [
     "NAME_PATTERN",
     "AgentKind",
     "AgentRequest",
-    "MalformedBody",
     "CreateRequest",
+    "MalformedBody",
     "SmeRequest",
     "parse_request",
 ]
@@ -99,7 +99,6 @@ class _Base(BaseModel):
                 raise ValueError(f"'{item}' is listed twice")
             seen.add(item)
         return value
-
 
 
 class AgentRequest(_Base):

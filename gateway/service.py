@@ -35,7 +35,7 @@ from gateway.decision import (
     StageStatus,
     Verdict,
 )
-from gateway.errors import DependencyError, NotFound, SpawngateError
+from gateway.errors import DependencyError, InternalError, NotFound, SpawngateError
 from gateway.idempotency import IdempotencyStore, StoredAnswer, body_fingerprint
 from gateway.pipeline import Pipeline, RunResult, combine
 from gateway.policy.engine import PolicyEngine
@@ -151,7 +151,9 @@ class AdmissionService:
                 try:
                     await self._idem.complete(
                         *claim,
-                        StoredAnswer(stored_answer.status_code, stored_answer.body, stored_answer.headers),
+                        StoredAnswer(
+                            stored_answer.status_code, stored_answer.body, stored_answer.headers
+                        ),
                     )
                 except DependencyError:
                     logger.exception("could not store the idempotent answer")
@@ -179,7 +181,12 @@ class AdmissionService:
             if verdict is not Verdict.DENY:
                 await self._release(ctx)
             failed = self._decision(
-                ctx, run.results, Verdict.DENY, Outcome.FAILED, exc.with_stage("audit"), began,
+                ctx,
+                run.results,
+                Verdict.DENY,
+                Outcome.FAILED,
+                exc.with_stage("audit"),
+                began,
                 extra=(Reason(stage=StageName.AUDIT, code=exc.code, message=exc.reason),),
             )
             return self._answer(failed, exc)
@@ -191,7 +198,8 @@ class AdmissionService:
         return await self._create(ctx, decision, run, began)
 
     async def _queue(self, ctx: AdmissionContext, decision: Decision) -> Answer:
-        assert ctx.approval_id is not None and ctx.principal is not None
+        if ctx.approval_id is None or ctx.principal is None:
+            raise InternalError("a request to queue has no approval id or principal")
         now = decision.timestamp
         record = ApprovalRecord(
             id=ctx.approval_id,
@@ -216,7 +224,11 @@ class AdmissionService:
             await self._release(ctx)
             await self._record_outcome(decision, Outcome.FAILED, exc)
             failed = decision.model_copy(
-                update={"outcome": Outcome.FAILED, "verdict": Verdict.DENY, "status_code": exc.status}
+                update={
+                    "outcome": Outcome.FAILED,
+                    "verdict": Verdict.DENY,
+                    "status_code": exc.status,
+                }
             )
             return self._answer(failed, exc)
         return self._answer(decision.model_copy(update={"status_code": 202}), None)
@@ -230,7 +242,9 @@ class AdmissionService:
         create_result = created.results[-1]
         if create_result.status is not StageStatus.PASS:
             await self._release(ctx)
-            outcome = Outcome.FAILED if isinstance(created.error, DependencyError) else Outcome.DENIED
+            outcome = (
+                Outcome.FAILED if isinstance(created.error, DependencyError) else Outcome.DENIED
+            )
             await self._record_outcome(decision, outcome, created.error)
             final = self._decision(
                 ctx, created.results, Verdict.DENY, outcome, created.error, began
@@ -255,10 +269,14 @@ class AdmissionService:
     ) -> Decision:
         principal = ctx.principal
         if ctx.request is not None:
-            normalised: dict[str, JsonValue] = ctx.request.model_dump(mode="json", exclude_none=True)
+            normalised: dict[str, JsonValue] = ctx.request.model_dump(
+                mode="json", exclude_none=True
+            )
         else:
             # A body that failed validation is recorded as received (if JSON-like).
-            normalised = {"raw": ctx.raw_body if isinstance(ctx.raw_body, (dict, list, str)) else None}  # type: ignore[dict-item]
+            normalised = {
+                "raw": ctx.raw_body if isinstance(ctx.raw_body, (dict, list, str)) else None
+            }
         return Decision(
             decision_id=ctx.decision_id,
             timestamp=datetime.now(UTC),
@@ -312,7 +330,12 @@ class AdmissionService:
     ) -> Answer:
         results = front.results
         decision = self._decision(
-            ctx, results, Verdict.DENY, Outcome.DENIED, exc, began,
+            ctx,
+            results,
+            Verdict.DENY,
+            Outcome.DENIED,
+            exc,
+            began,
             extra=(Reason(stage=StageName.AUTHENTICATE, code=exc.code, message=exc.reason),),
         )
         try:

@@ -50,9 +50,7 @@ async def redis_errors(stage: str | None = None) -> AsyncIterator[None]:
             f"redis unavailable: {exc}", dependency="redis", stage=stage
         ) from exc
     except RedisError as exc:
-        raise DependencyUnavailable(
-            f"redis error: {exc}", dependency="redis", stage=stage
-        ) from exc
+        raise DependencyUnavailable(f"redis error: {exc}", dependency="redis", stage=stage) from exc
 
 
 class RedisStore:
@@ -91,7 +89,9 @@ class RedisStore:
             socket_timeout=settings.redis_timeout_seconds,
             decode_responses=True,
         )
-        return cls(aioredis.Redis(connection_pool=pool), prefix=settings.redis_prefix, embedded=server)
+        return cls(
+            aioredis.Redis(connection_pool=pool), prefix=settings.redis_prefix, embedded=server
+        )
 
     @property
     def socket_file(self) -> str | None:

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from gateway.request import IDENT_PATTERN, CreateRequest, SmeRequest
 
@@ -137,10 +144,7 @@ def _role_sentence(role: str | None) -> str:
     if not role:
         return ""
     role = role.strip()
-    if role.lower().startswith("your role is"):
-        sentence = role
-    else:
-        sentence = f"Your role is {role}"
+    sentence = role if role.lower().startswith("your role is") else f"Your role is {role}"
     return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
 
 
@@ -151,12 +155,7 @@ def seed002_prompt(name: str, role: str | None, next_agent: str | None) -> str:
     if sentence:
         first = f"{first} {sentence}"
     target = next_agent or DEFAULT_NEXT_AGENT
-    return (
-        f"{first}\n\n"
-        "Always respond in exactly this structure:\n"
-        f"@{target}\n"
-        "{Your response}"
-    )
+    return f"{first}\n\nAlways respond in exactly this structure:\n@{target}\n{{Your response}}"
 
 
 def render_system_prompt(blueprint: Blueprint, request: CreateRequest) -> str:

@@ -93,7 +93,11 @@ class Gateway:
         scorer = scorer or OfflineAnalyzer()
         authenticator = Authenticator(config, store)
         ledger = QuotaLedger(store)
-        audit = AuditLog(store, instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
+        audit = AuditLog(
+            store,
+            instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
+            spool=settings.data_dir / f"audit-spool-{settings.redis_prefix}.jsonl",
+        )
         approvals = ApprovalStore(store, retention_seconds=settings.approval_ttl_seconds * 2)
         pipeline = Pipeline(
             [

@@ -20,12 +20,17 @@ def test_alias_and_canonical_that_disagree_are_refused() -> None:
     with pytest.raises(InvalidRequest) as err:
         parse_request(AgentKind.AGENT, {"name": "helper", "next agent": "a1", "next_agent": "b2"})
     assert err.value.problems == [
-        {"field": "next_agent", "problem": "given twice with different values (as 'next agent' and 'next_agent')"}
+        {
+            "field": "next_agent",
+            "problem": "given twice with different values (as 'next agent' and 'next_agent')",
+        }
     ]
 
 
 def test_alias_and_canonical_that_agree_are_accepted() -> None:
-    parsed = parse_request(AgentKind.AGENT, {"name": "helper", "autoReply": False, "auto_reply": False})
+    parsed = parse_request(
+        AgentKind.AGENT, {"name": "helper", "autoReply": False, "auto_reply": False}
+    )
     assert parsed.auto_reply is False
 
 
@@ -42,7 +47,11 @@ def test_alias_and_canonical_that_agree_are_accepted() -> None:
         ({"name": "ok-name", "tools": ["Bad Tool"]}, "tools.0", "must be"),
         ({"name": "ok-name", "auto_reply": "yes"}, "auto_reply", "boolean"),
         ({"name": "ok-name", "estimated_cost_per_day": "5"}, "estimated_cost_per_day", "number"),
-        ({"name": "ok-name", "estimated_cost_per_day": -1}, "estimated_cost_per_day", "greater than or equal"),
+        (
+            {"name": "ok-name", "estimated_cost_per_day": -1},
+            "estimated_cost_per_day",
+            "greater than or equal",
+        ),
         ({"name": "ok-name", "ttl_seconds": 5}, "ttl_seconds", "greater than or equal"),
         ({"name": "ok-name", "next_agent": "a/b/c"}, "next_agent", "tenant/name"),
         ({"name": "ok-name", "tenant": "Not A Tenant"}, "tenant", "must match"),

@@ -51,7 +51,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             FieldProblem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
         ]
         fields = ", ".join(p["field"] for p in problems)
-        return _error_response(InvalidRequest(f"invalid parameters: {fields}", problems=problems, stage=None))
+        return _error_response(
+            InvalidRequest(f"invalid parameters: {fields}", problems=problems, stage=None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -112,7 +114,9 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         gw: Gateway = request.app.state.gateway
         return gw.service
 
-    async def create(kind: AgentKind, request: Request, authorization: str | None, key: str | None) -> JSONResponse:
+    async def create(
+        kind: AgentKind, request: Request, authorization: str | None, key: str | None
+    ) -> JSONResponse:
         body = await _read_body(request)
         answer = await service(request).submit(
             kind, body, authorization=authorization, idempotency_key=key
@@ -124,8 +128,11 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         tags=["admission"],
         summary="Ask to create an agent (tool create_agent)",
         openapi_extra=_request_schema(AgentRequest),
-        responses={201: {"description": "created"}, 202: {"description": "needs approval"},
-                   403: {"description": "denied, with every reason"}},
+        responses={
+            201: {"description": "created"},
+            202: {"description": "needs approval"},
+            403: {"description": "denied, with every reason"},
+        },
     )
     async def create_agent(
         request: Request,
@@ -155,7 +162,9 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         principal = await svc.authenticate(authorization)
         return await svc.request_status(principal, request_id)
 
-    @app.get("/v1/agents", tags=["registry"], summary="Find agents in your tenant before creating one")
+    @app.get(
+        "/v1/agents", tags=["registry"], summary="Find agents in your tenant before creating one"
+    )
     async def search_agents(
         request: Request,
         authorization: Annotated[str | None, Header()] = None,

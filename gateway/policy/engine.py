@@ -44,7 +44,12 @@ class PolicyVerdict(BaseModel):
 def _sorted_reasons(items: Any) -> list[Any]:
     if not isinstance(items, list):
         return items  # type: ignore[no-any-return]  # let validation name the problem
-    return sorted(items, key=lambda r: (str(r.get("rule")), str(r.get("message"))) if isinstance(r, dict) else ("", ""))
+    return sorted(
+        items,
+        key=lambda r: (
+            (str(r.get("rule")), str(r.get("message"))) if isinstance(r, dict) else ("", "")
+        ),
+    )
 
 
 def parse_verdict(raw: Any, *, engine: str) -> PolicyVerdict:

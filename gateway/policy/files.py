@@ -38,7 +38,9 @@ class PolicyFiles:
         return {k: v for k, v in self.modules.items() if not k.endswith("_test.rego")}
 
 
-def _merge(target: dict[str, Any], path: tuple[str, ...], value: Mapping[str, Any], origin: Path) -> None:
+def _merge(
+    target: dict[str, Any], path: tuple[str, ...], value: Mapping[str, Any], origin: Path
+) -> None:
     node = target
     for part in path:
         child = node.setdefault(part, {})
@@ -89,5 +91,9 @@ def load_policy_files(root: Path) -> PolicyFiles:
         raise ValueError(f"no .rego files under {root}")
     tests = tuple(sorted(k for k in modules if k.endswith("_test.rego")))
     return PolicyFiles(
-        root=root, modules=modules, data=data, revision="sha256:" + digest.hexdigest()[:16], tests=tests
+        root=root,
+        modules=modules,
+        data=data,
+        revision="sha256:" + digest.hexdigest()[:16],
+        tests=tests,
     )

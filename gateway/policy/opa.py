@@ -79,7 +79,7 @@ class OpaEngine:
         await self._ensure_session()
         try:
             return bool(await self._client.check_health())
-        except Exception:  # noqa: BLE001 - readiness is a yes/no probe; the reason is logged by OPA
+        except Exception:
             return False
 
     async def aclose(self) -> None:

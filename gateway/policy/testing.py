@@ -76,29 +76,45 @@ def run_rego_tests(files: PolicyFiles) -> list[RegoTestResult]:
     rego.add_data_json(json.dumps(files.data))
     for name, source in sorted(files.modules.items()):
         rego.add_module(name, source)
+    tests = find_tests(files)
+    if not tests:
+        return []
+    # One bundle with every test as an entry point: compiling once is ~50x
+    # faster than a query per test, which recompiles every module.
+    entrypoints = [f"{package.replace('.', '/')}/{test}" for _, _, package, test in tests]
+    try:
+        bundle = rego.build(None, entrypoints)
+    except regopy.RegoError as exc:
+        raise ValueError(f"policies do not compile: {_error_text(str(exc))}") from exc
     results = []
-    for file, line, package, test in find_tests(files):
-        passed, error = _evaluate(rego, f"data.{package}.{test}")
+    for (file, line, package, test), entrypoint in zip(tests, entrypoints, strict=True):
+        passed, error = _evaluate(rego, bundle, entrypoint)
         results.append(RegoTestResult(file, line, package, test, passed, error))
     return results
 
 
-def _evaluate(rego: Any, ref: str) -> tuple[bool, str | None]:
+def _error_text(text: str) -> str:
+    messages = re.findall(r"errormsg \d+:([^)]*)\)", text)
+    return "; ".join(messages) or text[:300]
+
+
+def _evaluate(rego: Any, bundle: Any, entrypoint: str) -> tuple[bool, str | None]:
     """True only when the test rule is defined and true; undefined is a failure."""
     # regopy's Output parses the interpreter's text as JSON, which fails for
     # "undefined" and for error trees; read the raw text instead.
-    from regopy.rego_shared import rego_output_string, rego_query
+    from regopy.rego_shared import rego_bundle_query_entrypoint, rego_output_string
 
-    text = rego_output_string(rego_query(rego._impl, f"x := {ref}"))
+    text = rego_output_string(rego_bundle_query_entrypoint(rego._impl, bundle._impl, entrypoint))
     if text.strip() == "undefined":
         return False, "undefined: the test's conditions were not all true"
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError:
-        messages = re.findall(r"errormsg \d+:([^)]*)\)", text)
-        return False, "; ".join(messages) or text[:300]
-    value = parsed.get("bindings", {}).get("x") if isinstance(parsed, dict) else None
-    return (True, None) if value is True else (False, f"evaluated to {value!r}, not true")
+        return False, _error_text(text)
+    expressions = parsed.get("expressions") if isinstance(parsed, dict) else None
+    if expressions == [True]:
+        return True, None
+    return False, f"evaluated to {expressions!r}, not true"
 
 
 def _main(root: Path) -> int:  # pragma: no cover - used by hand

@@ -73,7 +73,7 @@ class BuiltinRegistry:
     ) -> list[AgentRecord]:
         index = self._cap_key(tenant, capability) if capability else self._names_key(tenant)
         async with redis_errors():
-            names = sorted(await self._store.client.smembers(index))
+            names = sorted(str(n) for n in await self._store.client.smembers(index))
             if name_contains:
                 names = [n for n in names if name_contains in n]
             names = names[:limit]

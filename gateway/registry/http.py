@@ -24,7 +24,9 @@ _RECORDS = TypeAdapter(list[AgentRecord])
 class HttpRegistry:
     name = "http"
 
-    def __init__(self, url: str, *, timeout: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, client: httpx.AsyncClient | None = None
+    ) -> None:
         self._url = url.rstrip("/")
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
@@ -41,8 +43,12 @@ class HttpRegistry:
             ) from exc
 
     async def create(self, record: AgentRecord) -> AgentRecord:
-        response = await self._request("POST", "/agents", content=record.model_dump_json(),
-                                       headers={"content-type": "application/json"})
+        response = await self._request(
+            "POST",
+            "/agents",
+            content=record.model_dump_json(),
+            headers={"content-type": "application/json"},
+        )
         if response.status_code == 409:
             raise Conflict(
                 f"the registry already has an agent named '{record.name}' in tenant "
@@ -83,15 +89,21 @@ class HttpRegistry:
         try:
             return _RECORDS.validate_json(response.content)
         except ValidationError as exc:
-            raise UpstreamFailed(f"registry returned malformed agents: {exc}", dependency=DEPENDENCY) from exc
+            raise UpstreamFailed(
+                f"registry returned malformed agents: {exc}", dependency=DEPENDENCY
+            ) from exc
 
     def _parse_one(self, response: httpx.Response) -> AgentRecord:
         if response.status_code != 200:
-            raise UpstreamFailed(f"registry read failed: HTTP {response.status_code}", dependency=DEPENDENCY)
+            raise UpstreamFailed(
+                f"registry read failed: HTTP {response.status_code}", dependency=DEPENDENCY
+            )
         try:
             return AgentRecord.model_validate_json(response.content)
         except ValidationError as exc:
-            raise UpstreamFailed(f"registry returned a malformed agent: {exc}", dependency=DEPENDENCY) from exc
+            raise UpstreamFailed(
+                f"registry returned a malformed agent: {exc}", dependency=DEPENDENCY
+            ) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -56,4 +56,6 @@ class AuthorizeStage:
                 f"'{principal.tenant}' ({why})",
                 code="not_authorized",
             )
-        return StageOutcome(StageStatus.PASS, facts={"subject": principal.subject, "rule": result.matched})
+        return StageOutcome(
+            StageStatus.PASS, facts={"subject": principal.subject, "rule": result.matched}
+        )

@@ -53,7 +53,9 @@ class CreateStage:
             knowledge_sources=tuple(str(k) for k in sme.knowledge_sources) if sme else (),
             estimated_cost_per_day=effective.estimated_cost_per_day,
             ttl_seconds=request.ttl_seconds,
-            expires_at=now + timedelta(seconds=request.ttl_seconds) if request.ttl_seconds else None,
+            expires_at=now + timedelta(seconds=request.ttl_seconds)
+            if request.ttl_seconds
+            else None,
             active="create_inactive" not in ctx.obligations,
             created_by=principal.id,
             parent=principal.id,
@@ -69,7 +71,9 @@ class CreateStage:
         facts: dict[str, object] = {"agent_id": record.id, "registry": self._registry.name}
         if SPAWNING_TOOLS & set(record.tools):
             spawned = Authenticator.spawned(
-                agent_id=record.id, tenant=record.tenant, tools=record.tools,
+                agent_id=record.id,
+                tenant=record.tenant,
+                tools=record.tools,
                 parent=ctx.need_principal(),
             )
             ctx.issued_key = await self._auth.issue(spawned)

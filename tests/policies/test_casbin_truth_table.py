@@ -42,7 +42,9 @@ def authorizer() -> Authorizer:
 
 
 @pytest.mark.parametrize(("subject", "tenant", "obj", "action", "allowed"), TABLE)
-def test_truth_table(authorizer: Authorizer, subject: str, tenant: str, obj: Obj, action: Action, allowed: bool) -> None:
+def test_truth_table(
+    authorizer: Authorizer, subject: str, tenant: str, obj: Obj, action: Action, allowed: bool
+) -> None:
     result = authorizer.check(subject, tenant, obj, action)
     assert result.allowed is allowed
     if allowed:

@@ -1,0 +1,75 @@
+"""A local stand-in for an OPA server, for tests only.
+
+No OPA binary can be installed on our machines, so the OPA adapter is proven at
+the wire level against this server: it speaks OPA's Data API
+(``POST /v1/data/<path>`` with ``{"input": ...}`` -> ``{"result": ...}``,
+``GET /health``) and evaluates the very same ``policies/`` files. It is a stand-in
+for the OPA *binary*, not for any spawngate component.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import regopy
+from aiohttp import web
+from regopy.rego_shared import rego_output_string, rego_query
+
+from gateway.policy.files import load_policy_files
+
+
+class OpaStandIn:
+    def __init__(self, policies: Path) -> None:
+        files = load_policy_files(policies)
+        self.revision = files.revision
+        self._rego = regopy.Interpreter()
+        self._rego.add_data_json(json.dumps(files.data))
+        for name, source in sorted(files.serving_modules().items()):
+            self._rego.add_module(name, source)
+        #: "ok", "error" (HTTP 500), "undefined" (no result) or "garbage" (a non-verdict).
+        self.mode = "ok"
+        self.queries: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def _evaluate(self, path: str, document: Any) -> dict[str, Any]:
+        self._rego.set_input(regopy.Input(document))
+        ref = "data." + path.strip("/").replace("/", ".")
+        text = rego_output_string(rego_query(self._rego._impl, f"x := {ref}"))
+        if text.strip() == "undefined":
+            return {}
+        return {"result": json.loads(text)["bindings"]["x"]}
+
+    async def _data(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        self.queries.append(path)
+        if self.mode == "error":
+            return web.json_response({"code": "internal_error"}, status=500)
+        body = await request.json()
+        if self.mode == "undefined":
+            return web.json_response({})
+        if self.mode == "garbage":
+            return web.json_response({"result": "allow"})
+        answer = self._evaluate(path, body.get("input"))
+        answer["decision_id"] = f"standin-{len(self.queries)}"
+        return web.json_response(answer)
+
+    async def _health(self, _: web.Request) -> web.Response:
+        return web.json_response({}, status=500 if self.mode == "error" else 200)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/data/{path:.*}", self._data)
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
