@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 import casbin
@@ -39,13 +40,20 @@ class Authorizer:
             if not f.is_file():
                 raise ValueError(f"Casbin file missing: {f}")
         self._enforcer = casbin.Enforcer(str(model), str(policy))
+        # An answer depends only on the files this instance loaded (a policy
+        # change builds a new Authorizer), so it can be remembered: principals
+        # x tenants x 4 objects x 3 actions is small.
+        self._cached = lru_cache(maxsize=65_536)(self._enforce)
 
-    def check(self, subject: str, tenant: str, obj: Obj, action: Action) -> AuthzResult:
+    def _enforce(self, subject: str, tenant: str, obj: Obj, action: Action) -> AuthzResult:
         allowed, explain = self._enforcer.enforce_ex(subject, tenant, obj.value, action.value)
         return AuthzResult(
             allowed=bool(allowed),
             matched=", ".join(str(x) for x in explain),
         )
+
+    def check(self, subject: str, tenant: str, obj: Obj, action: Action) -> AuthzResult:
+        return self._cached(subject, tenant, obj, action)
 
     def roles(self, subject: str, tenant: str) -> tuple[str, ...]:
         return tuple(sorted(self._enforcer.get_roles_for_user_in_domain(subject, tenant)))

