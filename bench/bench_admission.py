@@ -209,8 +209,9 @@ async def per_decision(
     gw = Gateway.start(settings)
     try:
         # Pre-register agents spread over the tenants (straight into the built-in registry).
-        from gateway.registry.base import AgentRecord
         from datetime import UTC, datetime
+
+        from gateway.registry.base import AgentRecord
 
         now = datetime.now(UTC)
         for i in range(agents):
