@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,6 +110,89 @@ def decide(
     status, payload = asyncio.run(run())
     typer.echo(json.dumps({"status": status, **payload}, indent=2))
     raise typer.Exit(0 if status == 201 else 3 if status == 202 else 1)
+
+
+danger_app = typer.Typer(
+    help="Danger scoring: evaluate scorers on a labelled corpus.", no_args_is_help=True
+)
+app.add_typer(danger_app, name="danger")
+
+
+class EvalScorer(StrEnum):
+    OFFLINE = "offline"
+    LLM = "llm"
+    COMBINED = "combined"
+
+
+@danger_app.command("eval")
+def danger_eval(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder with benign.jsonl and malicious.jsonl.")
+    ],
+    scorer: Annotated[
+        EvalScorer, typer.Option(help="offline, llm (reviewer alone) or combined.")
+    ] = EvalScorer.OFFLINE,
+    threshold: Annotated[
+        float, typer.Option(min=0, max=1, help="Flag at or above this score.")
+    ] = 0.30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Detection rate, false-positive rate, AUROC, per-category recall and latency of a scorer."""
+    from gateway.danger.evaluate import evaluate, load_corpus, reviewer_function, scorer_function
+    from gateway.danger.llm import CombinedScorer
+    from gateway.danger.offline import OfflineAnalyzer
+    from gateway.wiring import build_reviewer
+
+    try:
+        items = load_corpus(directory)
+    except ValueError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    if scorer is EvalScorer.OFFLINE:
+        score = scorer_function(OfflineAnalyzer())
+    else:
+        settings = _settings(scorer="llm")
+        reviewer = build_reviewer(settings, store=None)
+        score = (
+            reviewer_function(reviewer)
+            if scorer is EvalScorer.LLM
+            else scorer_function(CombinedScorer(OfflineAnalyzer(), reviewer))
+        )
+
+    async def run() -> Any:
+        if as_json or not sys.stderr.isatty():
+            return await evaluate(items, name=scorer.value, score=score, threshold=threshold)
+        with typer.progressbar(
+            length=len(items), label=f"scoring ({scorer.value})", file=sys.stderr
+        ) as bar:
+            done = [0]
+
+            def tick(n: int) -> None:
+                bar.update(n - done[0])
+                done[0] = n
+
+            return await evaluate(
+                items, name=scorer.value, score=score, threshold=threshold, progress=tick
+            )
+
+    report = asyncio.run(run())
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(
+        f"scorer {report.scorer}  threshold {report.threshold}  items {report.items}"
+        + (f"  unavailable {report.unavailable}" if report.unavailable else "")
+    )
+    typer.echo(f"  detection rate       {report.detection_rate:.1%}")
+    typer.echo(f"  false-positive rate  {report.false_positive_rate:.1%}")
+    typer.echo(f"  AUROC                {report.auroc:.3f}")
+    typer.echo(f"  mean latency         {report.mean_ms:.3f} ms/item")
+    typer.echo("  recall per category:")
+    for category, value in report.per_category.items():
+        typer.echo(f"    {category:40s} {value:.1%}")
+    typer.echo("  benign flagged per category:")
+    for category, value in report.benign_flagged_per_category.items():
+        typer.echo(f"    {category:40s} {value:.1%}")
 
 
 def main() -> None:

@@ -36,7 +36,10 @@ class RegistryKind(StrEnum):
 
 
 class ScorerKind(StrEnum):
+    #: The deterministic offline analyzer alone (no network).
     OFFLINE = "offline"
+    #: The LLM reviewer combined with the offline analyzer, which is its floor.
+    LLM = "llm"
 
 
 class Settings(BaseSettings):
@@ -73,7 +76,18 @@ class Settings(BaseSettings):
 
     # Danger scorer.
     scorer: ScorerKind = ScorerKind.OFFLINE
-    scorer_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Hard limit on the whole scoring step; beyond it the request fails closed (503).
+    scorer_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    # LLM reviewer (any OpenAI-compatible endpoint), used when scorer=llm.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    #: Per attempt; a reviewer that does not answer in time counts as unavailable
+    #: (the request goes to a human), never as safe.
+    llm_timeout_seconds: float = Field(default=4.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+    llm_cache_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
 
     # Idempotency records are kept this long.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
@@ -96,6 +110,19 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "production runs need a shared Redis: set REDIS_URL so that every "
                     "gateway replica sees the same quotas, approvals and decision log"
+                )
+        if self.scorer is ScorerKind.LLM:
+            if not self.llm_base_url and self.llm_api_key is None:
+                raise ValueError(
+                    "SPAWNGATE_SCORER=llm needs SPAWNGATE_LLM_BASE_URL (any OpenAI-compatible "
+                    "endpoint) or SPAWNGATE_LLM_API_KEY"
+                )
+            budget = self.llm_timeout_seconds * (self.llm_max_retries + 1)
+            if budget >= self.scorer_timeout_seconds:
+                raise ValueError(
+                    f"SPAWNGATE_SCORER_TIMEOUT_SECONDS ({self.scorer_timeout_seconds}) must exceed "
+                    f"the reviewer's budget, llm_timeout x (retries + 1) = {budget}, so that a "
+                    "slow reviewer sends requests to a human instead of failing them"
                 )
         if self.registry is RegistryKind.HTTP and not self.registry_url:
             raise ValueError("SPAWNGATE_REGISTRY=http needs SPAWNGATE_REGISTRY_URL")

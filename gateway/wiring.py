@@ -11,12 +11,15 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+import openai
+
 from gateway.approvals import ApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import Authenticator
 from gateway.authz import Authorizer
 from gateway.config import GatewayConfig, load_config
 from gateway.danger.base import Scorer
+from gateway.danger.llm import CombinedScorer, LlmReviewer
 from gateway.danger.offline import OfflineAnalyzer
 from gateway.idempotency import IdempotencyStore
 from gateway.pipeline import Pipeline
@@ -29,7 +32,7 @@ from gateway.registry.base import Registry
 from gateway.registry.builtin import BuiltinRegistry
 from gateway.registry.http import HttpRegistry
 from gateway.service import AdmissionService
-from gateway.settings import PolicyEngineKind, RegistryKind, Settings
+from gateway.settings import PolicyEngineKind, RegistryKind, ScorerKind, Settings
 from gateway.stages.access import AuthorizeStage, FeatureStage
 from gateway.stages.approval import ApprovalStage
 from gateway.stages.create import CreateStage
@@ -40,7 +43,7 @@ from gateway.stages.template import TemplateStage
 from gateway.store import RedisStore
 from gateway.templates import TemplateCatalog
 
-__all__ = ["Gateway"]
+__all__ = ["Gateway", "build_reviewer", "build_scorer"]
 
 
 def _engine(settings: Settings, files: PolicyFiles) -> PolicyEngine:
@@ -53,6 +56,31 @@ def _engine(settings: Settings, files: PolicyFiles) -> PolicyEngine:
             token=token,
         )
     return EmbeddedEngine(files)
+
+
+def build_scorer(settings: Settings, store: RedisStore | None) -> Scorer:
+    """The danger scorer the settings ask for (also used by `spawngate danger eval`)."""
+    if settings.scorer is ScorerKind.LLM:
+        return CombinedScorer(OfflineAnalyzer(), build_reviewer(settings, store))
+    return OfflineAnalyzer()
+
+
+def build_reviewer(settings: Settings, store: RedisStore | None) -> LlmReviewer:
+    client = openai.AsyncOpenAI(
+        base_url=settings.llm_base_url,
+        # A local OpenAI-compatible server may need no key; the client insists on one.
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused",
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+    return LlmReviewer(
+        client,
+        model=settings.llm_model,
+        store=store,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        cache_ttl=settings.llm_cache_ttl_seconds,
+    )
 
 
 def _registry(settings: Settings, store: RedisStore) -> Registry:
@@ -90,7 +118,7 @@ class Gateway:
         engine = _engine(settings, files)
         store = store or RedisStore.from_settings(settings)
         registry = registry or _registry(settings, store)
-        scorer = scorer or OfflineAnalyzer()
+        scorer = scorer or build_scorer(settings, store)
         authenticator = Authenticator(config, store)
         ledger = QuotaLedger(store)
         audit = AuditLog(

@@ -78,7 +78,11 @@ async def test_denied_requests_release_their_reservation(
                     for i in range(20)
                 )
             )
-            assert Counter(r.status_code for r in denied) == {403: 3, 429: 17}
+            statuses = Counter(r.status_code for r in denied)
+            # Nothing gets through; how many reach policy depends on timing, because a
+            # denied request's released slot can be taken by a later one in the burst.
+            assert set(statuses) <= {403, 429}
+            assert statuses[403] >= 3
             # Every reservation was given back: the full quota is still there.
             ok = [
                 await c.post(

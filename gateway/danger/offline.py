@@ -21,9 +21,11 @@ untrusted content and an outbound channel held by one agent.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
 
@@ -43,17 +45,28 @@ class Signal:
 
 
 def _re(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    # Patterns are lower case and run on lower-cased text: much faster than IGNORECASE.
+    return re.compile(pattern)
 
 
 _C = Category
 _CREDS = (
-    r"(passwords?|passwd|credentials?|api[ _-]?keys?|secret(s| keys?)|access tokens?|auth tokens?"
-    r"|session (tokens?|cookies)|cookies|private keys?|ssh keys?|\.env\b|environment variables"
-    r"|/etc/shadow|keychain|wallet|credit card (numbers|details)|social security numbers?)"
+    r"(passwords?|passwd|passcodes?|credentials?|api[ _-]?keys?|secret(s| keys?)|access tokens?|auth(entication)? tokens?"
+    r"|session (tokens?|cookies)|cookies|private keys?|ssh keys?|\.env\b|environment variables|connection strings?"
+    r"|/etc/shadow|/etc/passwd|shadow file|keychain|wallet|credit card (numbers|details)|social security numbers?)"
 )
-_SEND = (
-    r"(send|sends|sending|upload|uploads|post|posts|transmit|forward|email|exfiltrat\w*|leak|ship)"
+_SEND = r"(send|sends|sending|upload|uploads|transmit\w*|forward\w*|exfiltrat\w*|leak\w*|ship|post request|posts? (it|them))"
+_SENSITIVE = (
+    r"(personal (details|data|information|info)|private (data|information)|confidential\w*|sensitive (data|information)"
+    r"|medical (records?|data)|health (data|records?|recommendations)|genetic data|financial (data|reports?|records?)"
+    r"|bank(ing)? (details|account)|therapy (notes|sessions)|diagnoses|psychological profiles?|search history"
+    r"|browsing history|location data|(profile|account) (details|information)|linked accounts|passport|ssn)"
+)
+_PROMPT_NOUNS = (
+    r"(system ?(prompt|message|instructions|configuration)|system_prompt|systemprompt|initial (instructions|prompt"
+    r"|configuration)|starting instructions|initiali[sz]ation string|hidden (instructions|prompt|rules)"
+    r"|(the )?instructions you were given|your (instructions|prompt|rules|guidelines)|(the )?above text"
+    r"|this entire conversation)"
 )
 
 SIGNALS: tuple[Signal, ...] = (
@@ -62,9 +75,11 @@ SIGNALS: tuple[Signal, ...] = (
         _C.INSTRUCTION_OVERRIDE,
         "override-instructions",
         _re(
-            r"\b(ignore|disregard|forget|override|overwrite|bypass)\b[^.\n]{0,40}\b(previous|prior|above|earlier"
+            r"\b(ignor\w*|disregard\w*|forget\w*|overrid\w*|overwrit\w*|bypass\w*)[^.\n]{0,40}\b(previous|prior|above|earlier"
             r"|all|any|your|the|those|these|initial|original|system)\b[^.\n]{0,30}\b(instructions?|prompts?"
             r"|rules|guidelines|directives|programming|policies|restrictions|constraints)"
+            r"|\b(ignor\w*|disregard\w*|forget\w*)\s+(the |all )?(above|everything( (above|before|from|you))?)\b"
+            r"|\b(previous|prior|earlier|original) (instructions|rules)\b[^.\n]{0,20}\b(don'?t|do not|no longer) (exist|apply|matter)"
         ),
         0.75,
         False,
@@ -73,31 +88,60 @@ SIGNALS: tuple[Signal, ...] = (
         _C.INSTRUCTION_OVERRIDE,
         "unrestricted-persona",
         _re(
-            r"\b(no|without|free (of|from)|not (bound|restrained|restricted|limited) by|unrestrained|unfiltered"
-            r"|uncensored|unbound by|ignores? (all )?)\b[^.\n]{0,40}\b(ethics|ethical|morals?|moral|morality"
+            r"\b(no|without|free (of|from)|not (bound|restrained|restricted|limited) by|never restricted by|unrestrained"
+            r"|unfiltered|uncensored|unbound by|ignores? (all )?)\b[^.\n]{0,40}\b(ethics|ethical|morals?|moral|morality"
             r"|filters?|censorship|content polic\w+|guidelines|restrictions|remorse|virtues)"
+            r"|\b(ethics|content|safety) filters?\W{0,3}\s*(disabled|off|removed)"
         ),
         0.65,
         False,
     ),
     Signal(
         _C.INSTRUCTION_OVERRIDE,
-        "jailbreak-persona",
+        "jailbreak-mode",
         _re(
-            r"\b(jailbreak\w*|jail-?broken|developer mode|do anything now|DAN|evil (confidant|assistant|ai|bot)"
-            r"|anti-?gpt|unhinged|amoral)\b"
+            r"\b(jailbreak\w*|jail-?broken|do anything now|evil (confidant|assistant|ai|bot)|anti-?gpt|unhinged|amoral"
+            r"|(developer|god|debug(ging)?|maintenance|system|admin|sudo|unrestricted|apophis|dan|evil) ?mode"
+            r"( (enabled|activated|on))?)\b"
         ),
-        0.65,
+        0.6,
         False,
     ),
     Signal(
         _C.INSTRUCTION_OVERRIDE,
-        "never-refuse",
+        "anti-refusal",
         _re(
-            r"\b(never|not|don'?t|do not|cannot|can'?t|won'?t|will not)\s+(ever\s+)?(refuse|decline|say no|reject"
-            r"|deny any request)|\bstay in character\b|\bnever break(s)? character\b|\bbreak(ing)? character\b"
+            r"\b(never|not|don'?t|do not|cannot|can'?t|won'?t|will not|must not)\s+(ever\s+)?(refuse|decline|say no|reject"
+            r"|deny any request|apologi[sz]e|include any (notes?|disclaimers?|warnings?)|say (the words? )?\W?(cannot|can'?t"
+            r"|unable|sorry|unfortunately))|\bstay in (character|\w+ mode)\b|\bnever break(s)? character\b"
+            r"|\bbreak(ing)? character\b"
         ),
-        0.45,
+        0.5,
+        False,
+    ),
+    Signal(
+        _C.INSTRUCTION_OVERRIDE,
+        "obey-anything",
+        _re(
+            r"\b(answer|respond to|comply with|follow|fulfil\w*|obey)\b[^.\n]{0,20}\b(any|every|all)\b[^.\n]{0,15}"
+            r"\b(prompts?|requests?|commands?|questions?|orders?)\b[^.\n]{0,60}\b(no matter|regardless|without "
+            r"(question|hesitation|refus\w*|restriction|filter\w*|exception)|even if)"
+            r"|\b(write|say|do|answer) anything and everything\b|\bfollow any commands?\b"
+        ),
+        0.55,
+        False,
+    ),
+    Signal(
+        _C.INSTRUCTION_OVERRIDE,
+        "harmful-persona",
+        _re(
+            r"\b(actively (try|trying) to (do )?harm|cause (maximum )?harm|as harmful as possible|intentionally (provide|give"
+            r"|write)s? (incorrect|wrong|false|harmful|misleading)|(inappropriate|irresponsible|offensive|vulgar|pornographic"
+            r"|explicit|hateful|racist) (character|content|language|responses?|answers?|scenes?)"
+            r"|(hates? me|opposite (of|from) (openai|chat ?gpt))|(illegal|unethical|harmful) (content|answers|responses"
+            r"|requests) (is|are) (allowed|fine|ok))"
+        ),
+        0.55,
         False,
     ),
     Signal(
@@ -105,19 +149,32 @@ SIGNALS: tuple[Signal, ...] = (
         "persona-switch",
         _re(
             r"\b(from now on|you are now|you will now|pretend (to be|you are)|roleplay as|take (up )?the persona"
-            r"|play (2|two) characters|act as if you (have|had) no)\b"
+            r"|play (2|two) characters|act as if you (have|had) no|you are (now )?free|i'?m free|freed from)\b"
         ),
         0.2,
         False,
     ),
     Signal(
         _C.INSTRUCTION_OVERRIDE,
-        "harm-intent",
+        "model-vendor-reference",
+        _re(r"\b(chat ?gpt|openai|gpt-?[34]|as an ai (language )?model)\b"),
+        0.2,
+        False,
+    ),
+    Signal(
+        _C.INSTRUCTION_OVERRIDE,
+        "jailbreak-template",
         _re(
-            r"\b(actively (try|trying) to (do )?harm|cause (maximum )?harm|as harmful as possible"
-            r"|(illegal|unethical|harmful) (content|answers|responses|requests) (is|are) (allowed|fine|ok))"
+            r"\{\{\s*prompt\s*\}\}|\[insert prompt here\]|\byour prompt here\b|\buser ?query\b|\[start output\]"
         ),
-        0.6,
+        0.35,
+        False,
+    ),
+    Signal(
+        _C.INSTRUCTION_OVERRIDE,
+        "evil-framing",
+        _re(r"\b(evil|diabolical|malevolent|villain\w*|immoral|mob assassin|no morals)\b"),
+        0.2,
         False,
     ),
     # -- reviewer injection --------------------------------------------------
@@ -125,9 +182,9 @@ SIGNALS: tuple[Signal, ...] = (
         _C.REVIEWER_INJECTION,
         "dictates-score",
         _re(
-            r"\b(rate|score|classify|mark|label|assess|evaluate|report)\b[^.\n]{0,40}\b(this|it|me|the (request"
-            r"|agent|text|prompt))?\b[^.\n]{0,20}\b(as|with|at)\s+(a\s+)?(0(\.0+)?|zero|safe|benign|harmless"
-            r"|low[- ]risk|not dangerous|no risk)\b"
+            r"\b(rate|score|classify|mark|label|assess|evaluate|report|output)\b[^.\n]{0,40}\b(this|it|me|the (request"
+            r"|agent|text|prompt))?\b[^.\n]{0,20}\b(as|with|at|a score of|danger(_score)?\W{0,3})\s*(a\s+)?(0(\.0+)?|zero|safe"
+            r"|benign|harmless|low[- ]risk|not dangerous|no risk)\b"
         ),
         0.85,
         False,
@@ -136,8 +193,9 @@ SIGNALS: tuple[Signal, ...] = (
         _C.REVIEWER_INJECTION,
         "addresses-reviewer",
         _re(
-            r"\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|llm|model|reviewer|classifier|moderator"
-            r"|safety (reviewer|system|filter|scanner))\b|\b(dear|attention)\s+(ai|reviewer|classifier|moderator)\b"
+            r"\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(reviewer|classifier|moderator|evaluator|grader|judge"
+            r"|safety (reviewer|system|filter|scanner|check))\b|\b(dear|attention)\s+(reviewer|classifier|moderator)\b"
+            r"|\b(safety|security) (reviewer|classifier|scanner)s?\b[^.\n]{0,40}\b(ignore|approve|allow|pass)"
         ),
         0.6,
         False,
@@ -147,11 +205,22 @@ SIGNALS: tuple[Signal, ...] = (
         _C.PROMPT_INJECTION,
         "reveal-system-prompt",
         _re(
-            r"\b(reveal|show|print|output|repeat|disclose|leak|tell me|what (are|were))\b[^.\n]{0,40}\b(system"
-            r" prompt|hidden (instructions|prompt|rules)|initial (instructions|prompt)|(your|those|previous)"
-            r" (instructions|prompt|rules))"
+            rf"\b(reveal|show|print|output|repeat|disclose|leak|tell me|display|encode|translate|give me|console\.log"
+            rf"|what (are|were|was))\b[^\n]{{0,60}}\b{_PROMPT_NOUNS}|\bwhat (were|was) you told\b"
+            rf"|\bi was instructed to\b|\bnot supposed to tell\b"
         ),
-        0.55,
+        0.6,
+        False,
+    ),
+    Signal(
+        _C.PROMPT_INJECTION,
+        "password-request",
+        _re(
+            r"\b(share|tell|give|reveal|provide|show|spell|write|what('?s| is))\b[^.\n?]{0,40}\b(your|the|our|system|admin)"
+            r"\s+(system\s+)?(password|passcode|secret|pin)\b|\b(poem|haiku|song|story|leetspeak|riddle|acrostic)\b"
+            r"[^.\n]{0,30}\bthe password\b|\bthe password in\b"
+        ),
+        0.6,
         False,
     ),
     Signal(
@@ -160,17 +229,20 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(follow|execute|obey|run|act on|extract and run)\b[^.\n]{0,40}\b(hidden|embedded|invisible"
             r"|white-on-white|secret|injected)\b[^.\n]{0,25}\b(instructions?|commands?|text|prompts?)"
+            r"|\bwhite[- ]on[- ]white\b|\b(hidden|invisible|zero[- ]width) text\b"
         ),
-        0.75,
+        0.7,
         False,
     ),
     Signal(
         _C.PROMPT_INJECTION,
         "follow-content-instructions",
         _re(
-            r"\b(follow|execute|obey|run|carry out)\b[^.\n]{0,30}\b(instructions?|commands?)\b[^.\n]{0,30}"
+            r"\b(follow|execute|obey|run|carry out|apply)\b[^.\n]{0,30}\b(instructions?|commands?|directives)\b[^.\n]{0,30}"
             r"\b(in|from|inside|within|found in)\b[^.\n]{0,25}\b(documents?|pages?|emails?|files?|metadata"
             r"|images?|websites?|tool (output|results)|comments|pdf)"
+            r"|\b(load|fetch|download|read)\w*\b[^.\n]{0,40}\b(remote|external)\b[^.\n]{0,40}\b(apply|follow|execute"
+            r"|obey|run)\b[^.\n]{0,20}\b(its|their|the)\s+(directives|instructions|commands|contents)"
         ),
         0.6,
         False,
@@ -185,8 +257,23 @@ SIGNALS: tuple[Signal, ...] = (
         0.7,
         False,
     ),
+    Signal(
+        _C.PROMPT_INJECTION,
+        "fake-authority",
+        _re(
+            r"<\s*system[ _]?(mode|prompt)?\s*>|\$system\b|\[(system|debugging mode|admin)[^\]]{0,40}\]"
+            r"|\b(i am|i'm) (a |an )?(police officer|openai (employee|developer)|your (developer|creator|administrator))"
+        ),
+        0.45,
+        False,
+    ),
     # -- data exfiltration and credential access ----------------------------
-    Signal(_C.DATA_EXFILTRATION, "exfiltrate", _re(r"\bexfiltrat\w*"), 0.8, False),
+    Signal(
+        _C.DATA_EXFILTRATION,
+        "exfiltrate",
+        _re(r"\bexfiltrat\w*|\b(credential|identity|data) theft\b"),
+        0.8,
+    ),
     Signal(
         _C.DATA_EXFILTRATION,
         "send-credentials",
@@ -195,18 +282,30 @@ SIGNALS: tuple[Signal, ...] = (
     ),
     Signal(
         _C.DATA_EXFILTRATION,
-        "harvest-credentials",
+        "access-credentials",
         _re(
-            rf"\b(harvest|steal|dump|collect|grab|extract|scrape|sniff|capture|read)\w*\b[^.\n]{{0,40}}\b{_CREDS}"
+            rf"\b(harvest|steal|dump|collect|grab|extract|scrape|sniff|capture|read|reveal|output|show|print|display|list"
+            rf"|acquire|obtain|retrieve)\w*\b[^.\n]{{0,40}}\b{_CREDS}"
         ),
         0.55,
     ),
     Signal(
         _C.DATA_EXFILTRATION,
-        "send-to-external",
+        "sensitive-data-out",
         _re(
-            r"\b(send|forward|email|post|upload|transmit)\w*\b[^\n]{0,80}\b(to|at)\b\s+(the\s+)?(url\s+)?['\"]?"
-            r"(https?://|[\w.+-]+@[\w-]+\.[a-z]{2,})"
+            rf"\b(send|sends|email|e-mail|forward|share|distribute|export|upload|transmit)\w*\b[^\n]{{0,100}}\b{_SENSITIVE}"
+            rf"|\b{_SENSITIVE}\b[^\n]{{0,100}}\b(send|email|forward|share|distribute|export|upload|transmit)\w*\b"
+            r"|\b(acquire|collect|obtain|retrieve|access)\b[^.\n]{0,40}\b(the\s+)?(psychological|medical|genetic|financial)"
+        ),
+        0.5,
+    ),
+    Signal(
+        _C.DATA_EXFILTRATION,
+        "to-external-destination",
+        _re(
+            r"\b(to|at)\s+(my\s+|the\s+|an?\s+)?(backup\s+)?(e-?mail\s*(address)?:?\s*)?['\"]?[\w.+-]+@[\w-]+\.[a-z]{2,}"
+            r"|\b(external|third[- ]part(y|ies)|outside) (parties|party|ftp|servers?|endpoints?|recipients?)"
+            r"|\bto (the )?url\s+['\"]?https?://"
         ),
         0.45,
     ),
@@ -215,19 +314,19 @@ SIGNALS: tuple[Signal, ...] = (
         "post-file-contents",
         _re(
             r"\b(reads?|open|load)\w*\b[^\n]{0,80}\b(file|data)\b[^\n]{0,120}\b(post request|http post|sends?"
-            r" (it|them|this|the (data|contents?|file)))"
+            r" (it|them|this|the (data|contents?|file)))|\bsends? a post request with\b"
         ),
         0.5,
     ),
     Signal(
         _C.DATA_EXFILTRATION,
-        "personal-data-request",
+        "capture-all-traffic",
         _re(
-            r"\b(retrieve|get|fetch|access|look up)\b[^.\n]{0,30}\b(personal (details|data|information)"
-            r"|medical records|bank (details|account)|home address(es)?)\b[^.\n]{0,60}\b(and|then)\b"
-            r"[^.\n]{0,20}\b(send|share|forward|email|post)"
+            r"\b(receives?|captures?|intercepts?|mirrors?|records?|logs?|copies)\b[^.\n]{0,20}\ball (agent |user |the )?"
+            r"(interactions|conversations|messages|traffic|requests|keystrokes|communications)"
+            r"|\bmalicious (webhook|endpoint|server|extension|plugin)"
         ),
-        0.6,
+        0.5,
     ),
     # -- destructive or irreversible actions --------------------------------
     Signal(
@@ -246,16 +345,35 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(delete|remove|erase|destroy|wipe|corrupt|overwrite|encrypt|format)\w*\b[^.\n]{0,40}\b(all|every"
             r"|entire|the whole|whole)\b[^.\n]{0,30}\b(files?|data|database|records|backups?|director(y|ies)"
-            r"|system|disk|drive|repositor(y|ies)|logs)"
+            r"|system|disk|drive|repositor(y|ies)|logs)|\bpermanently (delete|remove|erase|destroy|wipe)\w*"
         ),
         0.6,
+    ),
+    Signal(
+        _C.DESTRUCTIVE_ACTION,
+        "delete-system-files",
+        _re(
+            r"\b(delete|deletes|remove|removes|erase|wipe|truncate|overwrite)\w*\b[^\n]{0,60}(/etc/|/var/log|/root\b|/usr/"
+            r"|/lib|/boot|/bin/|\.bashrc|\.profile|\bwtmp\b|customer database|production database)"
+        ),
+        0.55,
+    ),
+    Signal(
+        _C.DESTRUCTIVE_ACTION,
+        "kill-services",
+        _re(
+            r"\b(kill|terminate)s?\b[^.\n]{0,30}\b(all|every|critical|system)\b[^.\n]{0,20}\bprocess(es)?\b"
+            r"|\bprocess(es)?\b[^\n]{0,80}\b(terminat|kill)\w*|\b(terminat|kill)\w*\b[^\n]{0,60}\bprocess(es)?\b"
+        ),
+        0.45,
     ),
     Signal(
         _C.DESTRUCTIVE_ACTION,
         "malware",
         _re(
             r"\b(ransomware|rootkit|backdoor|keylogger|botnet|trojan|spyware|malware|computer virus|virus attack"
-            r"|worm|wiper|logic bomb|(syn|udp|http|smtp|sip|icmp|ping) flood|ddos|denial[- ]of[- ]service)\b"
+            r"|worm|wiper|logic bomb|slowloris|(syn|udp|http|smtp|sip|icmp|ping) flood|ddos|denial[- ]of[- ]service"
+            r"|simulates? an? [\w -]{0,20}attack)\b"
         ),
         0.5,
     ),
@@ -263,8 +381,20 @@ SIGNALS: tuple[Signal, ...] = (
         _C.DESTRUCTIVE_ACTION,
         "sabotage",
         _re(
-            r"\b(manipulat|sabotag|corrupt|tamper|falsif|spoof|disrupt)\w*\b[^.\n]{0,40}\b(data|feeds?|records"
-            r"|readings|gps|sensors?|controls?|systems?|signals?|logs|results|routes?)\b"
+            r"\b(manipulat|sabotag|corrupt|tamper|falsif|spoof|disrupt|interrupt|impair|jam)\w*\b[^.\n]{0,40}\b(data|feeds?"
+            r"|records|readings|gps|sensors?|controls?|systems?|signals?|logs|results|routes?|communications?|services?"
+            r"|operations?|navigation)\b"
+        ),
+        0.5,
+    ),
+    Signal(
+        _C.DESTRUCTIVE_ACTION,
+        "cause-harm",
+        _re(
+            r"\b(cause|causing|inflict\w*|to create|resulting in)\s+(\w+\s+){0,2}(harm|death|chaos|confusion|injur\w*"
+            r"|significant downtime|outages?|accidents?)\b"
+            r"|\bfalse (alarms?|warnings?|signals?|readings?|alerts?|collision)\b|\b(emergency )?shutdown of (the )?vehicle"
+            r"|\bneglect\w*\b[^.\n]{0,20}\b(patient|care|safety)"
         ),
         0.5,
     ),
@@ -278,11 +408,11 @@ SIGNALS: tuple[Signal, ...] = (
     ),
     Signal(
         _C.DESTRUCTIVE_ACTION,
-        "kill-processes",
+        "unauthorized-money",
         _re(
-            r"\b(kill|terminate)s?\b[^.\n]{0,30}\b(all|every|critical|system)\b[^.\n]{0,20}\bprocess(es)?\b"
+            r"\b(transfer|redirect|move|wire|send)\w*\b[^.\n]{0,30}(\$\s?[\d,]+|funds|money|payments?)"
         ),
-        0.45,
+        0.3,
     ),
     # -- privilege escalation and safety bypass ------------------------------
     Signal(
@@ -291,7 +421,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(disable|turn off|bypass|circumvent|evade|avoid|remove|delete|tamper with|clear|stop|skip)\w*\b"
             r"[^.\n]{0,40}\b(logging|audit(ing| trail| logs?)?|logs|monitoring|alerts|alerting|approvals?"
-            r"|approval (gate|workflow|process)|human review|oversight|security (controls?|checks?|software)"
+            r"|approval (gate|workflow|process)|human review|oversight|security (controls?|checks?|software|systems?)"
             r"|antivirus|anti-virus|firewall|edr|defender|selinux|apparmor|2fa|mfa|rate limits?)\b"
         ),
         0.7,
@@ -303,27 +433,55 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(escalat\w* (its |your |my )?privileges?|privilege escalation|gain (root|admin\w*)|root access"
             r"|full (system|root|admin\w*) access|unrestricted access|/etc/sudoers|chmod\s+(\+s|u\+s|4755|777)"
-            r"|setuid)\b"
+            r"|setuid|accessible without (credentials|authentication|a password|login))\b"
         ),
-        0.5,
+        0.55,
     ),
     Signal(
         _C.PRIVILEGE_ESCALATION,
         "remote-shell",
         _re(
-            r"\b(reverse shell|bind shell|persistent (backdoor|access)|shell session with a server|remote access"
-            r" trojan|command and control|c2 (server|url|channel))\b"
+            r"\b(reverse shell|bind shell|persistent (backdoor|access|compromise|foothold)|persistence (technique|mechanism)"
+            r"|shell session with a server|remote access trojan|command[- ]and[- ]control|c2 (server|url|channel|technique)"
+            r"|listens? for commands|redirects? the standard (input|output))\b"
         ),
         0.65,
+    ),
+    Signal(
+        _C.PRIVILEGE_ESCALATION,
+        "escape-sandbox",
+        _re(
+            r"\b(sandbox|container|jail|vm) (escape|breakout)|\bescape (the|from the|from) (sandbox|container)"
+        ),
+        0.6,
+    ),
+    Signal(
+        _C.PRIVILEGE_ESCALATION,
+        "inject-code",
+        _re(
+            r"\b(inject|introduce|insert|embed)\w*\b[^.\n]{0,30}\b(code|payloads?|malicious|backdoor|shellcode)\b"
+            r"[^.\n]{0,50}\b(into|in)\b|\bhidden (admin\w*|backdoor|account|user|interface|endpoint)"
+            r"|\b(covert|hidden) (surveillance|monitoring) tools?"
+        ),
+        0.55,
     ),
     Signal(
         _C.PRIVILEGE_ESCALATION,
         "sensitive-system-path",
         _re(
             r"(/etc/(shadow|passwd|sudoers|ssh)|/root/|~/\.ssh|/proc/\d*|/sys/kernel|/dev/(sd|mem|kmem)"
-            r"|/var/log/(auth|secure)|\.bash_history)"
+            r"|/var/log/(auth|secure)|\.bash_history|\b(bash|shell|command) history\b)"
         ),
-        0.35,
+        0.4,
+    ),
+    Signal(
+        _C.PRIVILEGE_ESCALATION,
+        "exploit",
+        _re(
+            r"\bexploit\w*\b[^.\n]{0,30}\bvulnerabilit\w*|\ballows? an attacker\b|\bforge\w*\b[^.\n]{0,30}\b(identit\w*"
+            r"|credentials?|documents?|signatures?|certificates?|tokens?)|\b(duplicate|fake|false) identities\b"
+        ),
+        0.5,
     ),
     # -- self-replication and resource abuse --------------------------------
     Signal(
@@ -332,6 +490,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(copy|copies|clone|replicate|duplicate|spawn|reproduce)\w*\b[^.\n]{0,30}\b(itself|yourself"
             r"|themselves|copies of (yourself|itself)|more (agents|instances|copies) of)"
+            r"|\b(infect\w*|spread\w*|propagat\w*)\b[^.\n]{0,40}\b(files|hosts|machines|network|systems|devices)"
         ),
         0.65,
         False,
@@ -341,7 +500,7 @@ SIGNALS: tuple[Signal, ...] = (
         "unbounded-spawning",
         _re(
             r"\b(unlimited|infinite|endless|as many as (possible|you can)|thousands of|hundreds of|exponentially)"
-            r"\b[^.\n]{0,30}\b(agents|sub-?agents|instances|copies|processes|workers|containers|pods|vms)"
+            r"\b[^.\n]{0,30}\b(agents|sub-?agents|instances|copies|processes|workers|containers|pods|vms|connections)"
         ),
         0.6,
         False,
@@ -361,7 +520,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(flood|overwhelm|exhaust|saturate|hammer)\w*\b[^.\n]{0,40}\b(server|target|resources|cpu|memory"
             r"|bandwidth|network|api|service|disk)|\bhigh volume of\b[^.\n]{0,30}\b(requests|packets|emails"
-            r"|messages|invites?)"
+            r"|messages|invites?)|\b(multiple|many|numerous) connections to the target"
         ),
         0.55,
     ),
@@ -381,21 +540,33 @@ SIGNALS: tuple[Signal, ...] = (
         "deceive-humans",
         _re(
             r"\b(lie|lying|deceive|mislead|trick|gaslight|manipulate)\w*\b[^.\n]{0,30}\b(to\s+)?(the\s+)?(users?"
-            r"|humans?|people|operators?|customers|approvers?|reviewers?|auditors?|victims?)"
+            r"|humans?|people|operators?|customers|approvers?|reviewers?|auditors?|victims?|them|him|her|anyone"
+            r"|everyone)\b"
+            r"|\bappears? (legitimate|genuine|authentic|official)\b"
         ),
-        0.6,
+        0.55,
         False,
     ),
     Signal(
         _C.DECEPTION,
         "covert-action",
         _re(
-            r"\b(without (telling|informing|notifying|alerting|the (user|owner)'?s? (knowledge|consent))"
-            r"|secretly|covertly|silently|stealthily|undetected|without being (noticed|detected)"
+            r"\b(without (telling|informing|notifying|alerting|the (user|owner|client)'?s? (knowledge|consent))"
+            r"|secretly|covertly|covert|silently|stealthily|discreetly|undetected|without being (noticed|detected)"
+            r"|(is|be) not detected|avoid(ing)? detection|evad(e|ing) detection|without leaving (a |any )?traces?"
             r"|hide (it|this|them|your (actions|activity|tracks))|cover (your|its) tracks)\b"
         ),
-        0.4,
+        0.45,
         False,
+    ),
+    Signal(
+        _C.DECEPTION,
+        "unauthorized",
+        _re(
+            r"\b(unauthori[sz]ed (\w+ ){0,2}(updates?|shutdown|transfers?|changes?|access to (patient|customer|user))"
+            r"|without (prior |proper |any |the )?(\w+ )?(authori[sz]ation|permission|consent))\b"
+        ),
+        0.5,
     ),
     Signal(
         _C.DECEPTION,
@@ -411,10 +582,16 @@ SIGNALS: tuple[Signal, ...] = (
 #: A text framed around defence damps the attack-vocabulary signals (not the
 #: ones marked dampable=False, which only make sense as an attack).
 _DEFENSIVE = _re(
-    r"\b(detect\w*|prevent\w*|protect\w*|defen[cs]\w*|mitigat\w*|monitor\w*|analy[sz]\w*|identify\w*"
-    r"|block\w*|harden\w*|secur(e|ing)|awareness|educat\w*|teach\w*|trainer|training|incident response"
-    r"|threat model\w*|forensic\w*|vulnerabilit\w*|penetration test\w*|red team\w*|blue team\w*"
-    r"|authori[sz]ed|ethical hack\w*|flag\w*|alert(ing)? the security team)\b"
+    r"\b((detect\w*|prevent\w*|protect\w*|defend\w*|mitigat\w*|block\w*|identify\w*|flag\w*|monitor\w*)"
+    r"( and \w+)?\s+(\w+\s+){0,8}(against\s+)?(attacks?|threats?|intrusions?|malware|breach\w*|overflows?"
+    r"|unauthori[sz]ed|suspicious|malicious|vulnerabilit\w*|exploits?|phishing|fraud)"
+    r"|(analy[sz]\w*|reverse[- ]engineer\w*|triag\w*|classify\w*)\s+(\w+\s+){0,2}(malware|samples?|threats?"
+    r"|incidents?|attacks?|logs)|incident response|threat model\w*|stride|forensic\w*|security (audit|assessment"
+    r"|review|team|awareness|training)|penetration[- ]test(ing|er)?s? (trainer|training|course|report)"
+    r"|red team (exercise|engagement)|blue team|ethical hack\w*|for (educational|training|awareness) purposes"
+    r"|secure coding|defensive (security|programming)|harden\w*"
+    r"|(malware|threat|security|vulnerability|incident) (analysis|analyst|research\w*|expert|detection|intelligence)"
+    r"|cyber ?security (expert|veteran|analyst|professional|specialist|summar\w+))\b"
 )
 _DEFENSIVE_FACTOR = 0.3
 _NEGATION = _re(
@@ -449,6 +626,24 @@ OUTBOUND_TOOLS = frozenset(
 )
 
 
+@functools.cache
+def _prefilter() -> Any:
+    """One RE2 set over every signal (and the defensive framing), matched in a
+    single linear pass; Python's re then runs only for the signals that hit, to
+    extract evidence and check negation. Same matches, a fraction of the time."""
+    import re2
+
+    matcher = re2.Set.SearchSet(re2.Options())
+    for signal in SIGNALS:
+        matcher.Add(signal.pattern.pattern)
+    matcher.Add(_DEFENSIVE.pattern)
+    matcher.Compile()
+    return matcher
+
+
+_DEFENSIVE_INDEX = len(SIGNALS)
+
+
 def _noisy_or(weights: Iterable[float]) -> float:
     remaining = 1.0
     for w in weights:
@@ -465,25 +660,35 @@ class OfflineAnalyzer:
     version = VERSION
 
     def analyse_text(self, field: str, text: str) -> list[Finding]:
-        defensive = bool(_DEFENSIVE.search(text))
+        text = text.lower()
+        hits = set(_prefilter().Match(text) or ())
+        defensive = _DEFENSIVE_INDEX in hits
         findings: list[Finding] = []
-        for signal in SIGNALS:
+        damped: list[Finding] = []
+        for index in sorted(hits - {_DEFENSIVE_INDEX}):
+            signal = SIGNALS[index]
             for match in signal.pattern.finditer(text):
                 if _negated(text, match.start()):
                     continue
-                weight = signal.weight
-                if defensive and signal.dampable:
-                    weight = round(weight * _DEFENSIVE_FACTOR, 4)
-                findings.append(
-                    Finding(
-                        category=signal.category,
-                        signal=signal.name,
-                        evidence=match.group(0)[:120],
-                        field=field,
-                        weight=weight,
-                    )
+                finding = Finding(
+                    category=signal.category,
+                    signal=signal.name,
+                    evidence=match.group(0)[:120],
+                    field=field,
+                    weight=signal.weight,
                 )
+                if defensive and signal.dampable:
+                    damped.append(finding)
+                else:
+                    findings.append(finding)
                 break  # one finding per signal and field: evidence, not a count
+        if damped:
+            # In a text about defence, attack vocabulary is expected: damped, and
+            # counted as one piece of evidence (the strongest), not as many.
+            strongest = max(damped, key=lambda f: f.weight)
+            for f in damped:
+                weight = round(f.weight * _DEFENSIVE_FACTOR, 4) if f is strongest else 0.0
+                findings.append(f.model_copy(update={"weight": weight}))
         return findings
 
     def analyse_grants(self, proposal: Proposal) -> list[Finding]:
