@@ -87,6 +87,12 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+def client_for(gw: Gateway) -> httpx.AsyncClient:
+    """An HTTP client for the app of an already started gateway (in-process ASGI)."""
+    transport = httpx.ASGITransport(app=create_app(gateway=gw))
+    return httpx.AsyncClient(transport=transport, base_url="http://t")
+
+
 def write_config(tmp_path: Path, text: str) -> Path:
     """A configuration file for tests that need other tenant settings."""
     path = tmp_path / "config.yaml"

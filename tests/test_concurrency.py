@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.api.app import create_app
 from gateway.audit import RecordType
 from gateway.wiring import Gateway
-from tests.conftest import bearer, write_config
+from tests.conftest import bearer, client_for, write_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,9 +37,7 @@ async def test_quota_race_lets_exactly_k_through(tmp_path: Path, make_settings: 
     k = 7
     gw = await _gateway(tmp_path, make_settings, k)
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-        ) as c:
+        async with client_for(gw) as c:
             responses = await asyncio.gather(
                 *(
                     c.post(
@@ -64,9 +61,7 @@ async def test_denied_requests_release_their_reservation(
 ) -> None:
     gw = await _gateway(tmp_path, make_settings, 3)
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-        ) as c:
+        async with client_for(gw) as c:
             # 20 concurrent requests that policy denies after the quota stage reserved a slot.
             denied = await asyncio.gather(
                 *(
@@ -98,9 +93,7 @@ async def test_denied_requests_release_their_reservation(
 async def test_duplicate_name_race_creates_exactly_one(tmp_path: Path, make_settings: Any) -> None:
     gw = await _gateway(tmp_path, make_settings, 1000)
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-        ) as c:
+        async with client_for(gw) as c:
             responses = await asyncio.gather(
                 *(
                     c.post(

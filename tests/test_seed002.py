@@ -14,10 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.api.app import create_app
 from gateway.templates import DEFAULT_NEXT_AGENT, seed002_prompt
 from gateway.wiring import Gateway
-from tests.conftest import bearer, write_config
+from tests.conftest import bearer, client_for, write_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -39,9 +38,7 @@ async def world(
     gw = Gateway.start(
         make_settings(config_file=write_config(tmp_path, WORLD.format(mode="risk_based")))
     )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-    ) as c:
+    async with client_for(gw) as c:
         yield c, gw
     await gw.aclose()
 
@@ -146,9 +143,7 @@ async def test_mandatory_approval_mode_queues_every_creation(
         make_settings(config_file=write_config(tmp_path, WORLD.format(mode="always")))
     )
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-        ) as c:
+        async with client_for(gw) as c:
             r = await c.post(
                 "/v1/create_agent", json={"name": "harmless"}, headers=bearer("orchestrator")
             )

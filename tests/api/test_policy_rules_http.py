@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.api.app import create_app
 from gateway.settings import PROJECT_ROOT
 from gateway.wiring import Gateway
-from tests.conftest import bearer
+from tests.conftest import bearer, client_for
 
 EXTRA_TEMPLATES = {
     # Reserved for another tenant (SG-TENANT-003).
@@ -40,8 +39,7 @@ async def client(tmp_path: Path, make_settings: Any) -> AsyncIterator[httpx.Asyn
     for name, text in EXTRA_TEMPLATES.items():
         (templates / name).write_text(text)
     gw = Gateway.start(make_settings(templates_dir=templates))
-    transport = httpx.ASGITransport(app=create_app(gateway=gw))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with client_for(gw) as c:
         yield c
     await gw.aclose()
 
@@ -126,8 +124,7 @@ async def test_missing_policy_data_denies_everything(tmp_path: Path, make_settin
     (policies / "spawngate" / "tools" / "data.yaml").unlink()
     gw = Gateway.start(make_settings(policies_dir=policies))
     try:
-        transport = httpx.ASGITransport(app=create_app(gateway=gw))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        async with client_for(gw) as c:
             r = await c.post(
                 "/v1/create_agent", json={"name": "plain"}, headers=bearer("orchestrator")
             )

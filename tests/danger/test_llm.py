@@ -6,17 +6,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from gateway.api.app import create_app
 from gateway.danger.base import Category, Proposal
 from gateway.danger.llm import PROMPT_VERSION, CombinedScorer, ReviewerUnavailable
 from gateway.danger.offline import OfflineAnalyzer
 from gateway.settings import Settings
 from gateway.store import RedisStore
 from gateway.wiring import Gateway, build_reviewer
-from tests.conftest import bearer
+from tests.conftest import bearer, client_for
 from tests.support.llm_standin import LlmStandIn
 
 
@@ -140,9 +138,7 @@ async def test_gateway_routes_reviewer_failure_to_a_human(
     standin.mode = mode
     gw = Gateway.start(llm_settings)
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-        ) as c:
+        async with client_for(gw) as c:
             r = await c.post(
                 "/v1/create_agent", json={"name": "translator"}, headers=bearer("orchestrator")
             )
@@ -159,9 +155,7 @@ async def test_gateway_with_a_working_reviewer_creates_and_caches(
     standin, _ = llm
     gw = Gateway.start(llm_settings)
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(gateway=gw)), base_url="http://t"
-        ) as c:
+        async with client_for(gw) as c:
             first = await c.post(
                 "/v1/create_agent", json={"name": "translator"}, headers=bearer("orchestrator")
             )
