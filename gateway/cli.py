@@ -195,5 +195,51 @@ def danger_eval(
         typer.echo(f"    {category:40s} {value:.1%}")
 
 
+policy_app = typer.Typer(help="Policy workflow for security teams.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("test")
+def policy_test(
+    policies: Annotated[
+        Path | None, typer.Option(help="Policies directory (default: the configured one).")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List passing tests too.")
+    ] = False,
+) -> None:
+    """Run every Rego unit test and the Casbin truth table; exit 1 on any failure."""
+    from gateway.policy.files import load_policy_files
+    from gateway.policy.testing import run_casbin_tests, run_rego_tests
+
+    root = policies or _settings().policies_dir
+    try:
+        rego = run_rego_tests(load_policy_files(root))
+        casbin = run_casbin_tests(root)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    failed = 0
+    for r in rego:
+        if not r.passed:
+            failed += 1
+            typer.secho(f"FAIL {r.location} {r.package}.{r.name}: {r.error}", fg=typer.colors.RED)
+        elif verbose:
+            typer.echo(f"PASS {r.location} {r.package}.{r.name}")
+    for c in casbin:
+        if not c.passed:
+            failed += 1
+            typer.secho(
+                f"FAIL {c.location} ({c.request}): expected {'allow' if c.expected else 'deny'}, "
+                f"got {'allow' if c.actual else 'deny'} (rule: {c.rule or 'none'})",
+                fg=typer.colors.RED,
+            )
+        elif verbose:
+            typer.echo(f"PASS {c.location} ({c.request})")
+    total = len(rego) + len(casbin)
+    typer.echo(f"{total - failed} passed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
 def main() -> None:
     app()

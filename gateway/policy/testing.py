@@ -18,7 +18,14 @@ import regopy
 
 from gateway.policy.files import PolicyFiles
 
-__all__ = ["RegoTestResult", "find_tests", "run_rego_tests", "unsafe_with_input"]
+__all__ = [
+    "CasbinTestResult",
+    "RegoTestResult",
+    "find_tests",
+    "run_casbin_tests",
+    "run_rego_tests",
+    "unsafe_with_input",
+]
 
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 _TEST_RULE = re.compile(r"^(test_\w+)\s+if\b", re.MULTILINE)
@@ -117,10 +124,50 @@ def _evaluate(rego: Any, bundle: Any, entrypoint: str) -> tuple[bool, str | None
     return False, f"evaluated to {expressions!r}, not true"
 
 
-def _main(root: Path) -> int:  # pragma: no cover - used by hand
-    from gateway.policy.files import load_policy_files
+@dataclass(frozen=True, slots=True)
+class CasbinTestResult:
+    location: str
+    request: str
+    expected: bool
+    actual: bool
+    rule: str
 
-    results = run_rego_tests(load_policy_files(root))
-    for r in results:
-        print(("PASS" if r.passed else "FAIL"), r.location, f"{r.package}.{r.name}")
-    return 0 if all(r.passed for r in results) else 1
+    @property
+    def passed(self) -> bool:
+        return self.expected is self.actual
+
+
+def run_casbin_tests(policies_dir: Path) -> list[CasbinTestResult]:
+    """Rows of ``casbin/tests.yaml`` against the real model and policy files."""
+    import yaml
+
+    from gateway.authz import Action, Authorizer, Obj
+
+    table = policies_dir / "casbin" / "tests.yaml"
+    if not table.is_file():
+        return []
+    rows = yaml.safe_load(table.read_text(encoding="utf-8")) or []
+    if not isinstance(rows, list):
+        raise ValueError(f"{table}: expected a list of rows")
+    authorizer = Authorizer(policies_dir)
+    lines = table.read_text(encoding="utf-8").splitlines()
+    row_lines = [i + 1 for i, line in enumerate(lines) if line.lstrip().startswith("- ")]
+    results = []
+    for index, row in enumerate(rows):
+        where = f"casbin/tests.yaml:{row_lines[index] if index < len(row_lines) else '?'}"
+        try:
+            sub, dom, allow = str(row["sub"]), str(row["dom"]), bool(row["allow"])
+            obj, act = Obj(row["obj"]), Action(row["act"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: a row needs sub, dom, obj, act, allow ({exc})") from exc
+        result = authorizer.check(sub, dom, obj, act)
+        results.append(
+            CasbinTestResult(
+                where,
+                f"{sub}, {dom}, {obj.value}, {act.value}",
+                allow,
+                result.allowed,
+                result.matched,
+            )
+        )
+    return results
