@@ -23,6 +23,7 @@ lint: install
 	$(VENV)/bin/mypy gateway
 
 test: lint
+	$(VENV)/bin/spawngate policy check
 	$(VENV)/bin/spawngate policy test
 	$(PY) -m pytest
 

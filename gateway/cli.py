@@ -241,5 +241,29 @@ def policy_test(
     raise typer.Exit(1 if failed else 0)
 
 
+@policy_app.command("check")
+def policy_check(
+    policies: Annotated[
+        Path | None, typer.Option(help="Policies directory (default: the configured one).")
+    ] = None,
+    templates: Annotated[
+        Path | None, typer.Option(help="Templates directory (default: the configured one).")
+    ] = None,
+) -> None:
+    """Compile every policy, data, template and Casbin file; report problems as file:line."""
+    from gateway.policy.check import check_policies
+
+    settings = _settings()
+    problems, revision = check_policies(
+        policies or settings.policies_dir, templates or settings.templates_dir
+    )
+    for problem in problems:
+        typer.secho(str(problem), fg=typer.colors.RED)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s)")
+        raise typer.Exit(1)
+    typer.echo(f"policies OK (revision {revision})")
+
+
 def main() -> None:
     app()
