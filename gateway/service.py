@@ -38,7 +38,7 @@ from gateway.decision import (
 from gateway.errors import DependencyError, InternalError, NotFound, SpawngateError
 from gateway.idempotency import IdempotencyStore, StoredAnswer, body_fingerprint
 from gateway.pipeline import Pipeline, RunResult, combine
-from gateway.policy.engine import PolicyEngine
+from gateway.policy.snapshot import PolicyHolder
 from gateway.quotas import QuotaLedger
 from gateway.registry.base import AgentRecord, Registry
 from gateway.request import AgentKind
@@ -90,7 +90,7 @@ class AdmissionService:
         pipeline: Pipeline,
         authenticator: Authenticator,
         ledger: QuotaLedger,
-        engine: PolicyEngine,
+        policy: PolicyHolder,
         registry: Registry,
         audit: AuditLog,
         approvals: ApprovalStore,
@@ -101,7 +101,7 @@ class AdmissionService:
         self._pipeline = pipeline
         self._auth = authenticator
         self._ledger = ledger
-        self._engine = engine
+        self._policy = policy
         self._registry = registry
         self._audit = audit
         self._approvals = approvals
@@ -125,6 +125,7 @@ class AdmissionService:
             raw_body=body,
             authorization=authorization,
             decision_id="dec_" + uuid.uuid4().hex,
+            policy=self._policy.current,
         )
         front = await self._pipeline.run(ctx, stop=StageName.AUTHENTICATE)
         claim: tuple[str, str, str, str] | None = None
@@ -292,7 +293,7 @@ class AdmissionService:
             reasons=_collect_reasons(results) + extra,
             obligations=ctx.obligations,
             danger_score=ctx.danger.score if ctx.danger else None,
-            revision=self._engine.revision,
+            revision=ctx.need_policy().revision,
             approval_id=ctx.approval_id if verdict is Verdict.REVIEW else None,
             agent=ctx.created,
             agent_api_key=ctx.issued_key,
@@ -410,9 +411,19 @@ class AdmissionService:
             checks["redis"] = await self._store.ping()
         except DependencyError:
             checks["redis"] = False
-        checks["policy"] = await self._engine.ready()
+        checks["policy"] = await self._policy.current.engine.ready()
         return checks
 
     @property
     def policy_revision(self) -> str:
-        return self._engine.revision
+        return self._policy.current.revision
+
+    def policy_status(self) -> dict[str, Any]:
+        """For /healthz: the deciding revision and the outcome of the last reload."""
+        holder = self._policy
+        return {
+            "policy_revision": holder.current.revision,
+            "policy_loaded_at": holder.current.loaded_at.isoformat(),
+            "policy_reloads": holder.reloads,
+            "policy_reload_error": holder.last_error,
+        }

@@ -16,23 +16,20 @@ import openai
 from gateway.approvals import ApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import Authenticator
-from gateway.authz import Authorizer
 from gateway.config import GatewayConfig, load_config
 from gateway.danger.base import Scorer
 from gateway.danger.llm import CombinedScorer, LlmReviewer
 from gateway.danger.offline import OfflineAnalyzer
 from gateway.idempotency import IdempotencyStore
 from gateway.pipeline import Pipeline
-from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.files import PolicyFiles, load_policy_files
-from gateway.policy.opa import OpaEngine
+from gateway.policy.snapshot import PolicyHolder, load_snapshot
 from gateway.quotas import QuotaLedger
 from gateway.registry.base import Registry
 from gateway.registry.builtin import BuiltinRegistry
 from gateway.registry.http import HttpRegistry
 from gateway.service import AdmissionService
-from gateway.settings import PolicyEngineKind, RegistryKind, ScorerKind, Settings
+from gateway.settings import RegistryKind, ScorerKind, Settings
 from gateway.stages.access import AuthorizeStage, FeatureStage
 from gateway.stages.approval import ApprovalStage
 from gateway.stages.create import CreateStage
@@ -44,18 +41,6 @@ from gateway.store import RedisStore
 from gateway.templates import TemplateCatalog
 
 __all__ = ["Gateway", "build_reviewer", "build_scorer"]
-
-
-def _engine(settings: Settings, files: PolicyFiles) -> PolicyEngine:
-    if settings.policy_engine is PolicyEngineKind.OPA:
-        token = settings.opa_token.get_secret_value() if settings.opa_token else None
-        return OpaEngine(
-            settings.opa_url,
-            revision=files.revision,
-            timeout=settings.opa_timeout_seconds,
-            token=token,
-        )
-    return EmbeddedEngine(files)
 
 
 def build_scorer(settings: Settings, store: RedisStore | None) -> Scorer:
@@ -95,9 +80,8 @@ class Gateway:
     settings: Settings
     config: GatewayConfig
     store: RedisStore
-    engine: PolicyEngine
+    policy: PolicyHolder
     registry: Registry
-    catalog: TemplateCatalog
     audit: AuditLog
     approvals: ApprovalStore
     service: AdmissionService
@@ -112,10 +96,7 @@ class Gateway:
         registry: Registry | None = None,
     ) -> Gateway:
         config = load_config(settings.config_file)
-        files = load_policy_files(settings.policies_dir)
-        authorizer = Authorizer(settings.policies_dir)
-        catalog = TemplateCatalog.load(settings.templates_dir)
-        engine = _engine(settings, files)
+        policy = PolicyHolder(settings, load_snapshot(settings))
         store = store or RedisStore.from_settings(settings)
         registry = registry or _registry(settings, store)
         scorer = scorer or build_scorer(settings, store)
@@ -132,11 +113,11 @@ class Gateway:
                 ValidateStage(),
                 AuthenticateStage(authenticator),
                 FeatureStage(config),
-                AuthorizeStage(authorizer),
+                AuthorizeStage(),
                 QuotaStage(ledger),
-                TemplateStage(catalog),
-                PolicyStage(engine, catalog),
-                DangerStage(scorer, engine, catalog, timeout=settings.scorer_timeout_seconds),
+                TemplateStage(),
+                PolicyStage(),
+                DangerStage(scorer, timeout=settings.scorer_timeout_seconds),
                 ApprovalStage(),
                 CreateStage(registry, authenticator),
             ]
@@ -145,7 +126,7 @@ class Gateway:
             pipeline=pipeline,
             authenticator=authenticator,
             ledger=ledger,
-            engine=engine,
+            policy=policy,
             registry=registry,
             audit=audit,
             approvals=approvals,
@@ -157,15 +138,23 @@ class Gateway:
             settings=settings,
             config=config,
             store=store,
-            engine=engine,
+            policy=policy,
             registry=registry,
-            catalog=catalog,
             audit=audit,
             approvals=approvals,
             service=service,
         )
 
+    @property
+    def engine(self) -> PolicyEngine:
+        """The engine of the revision deciding now."""
+        return self.policy.current.engine
+
+    @property
+    def catalog(self) -> TemplateCatalog:
+        return self.policy.current.catalog
+
     async def aclose(self) -> None:
-        await self.engine.aclose()
+        await self.policy.aclose()
         await self.registry.aclose()
         await self.store.aclose()

@@ -6,6 +6,8 @@ tests build apps with other settings and production builds exactly one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -93,9 +95,16 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gw = gateway or Gateway.start(settings or Settings())
         app.state.gateway = gw
+        watcher = None
+        if owned and gw.settings.policy_reload_seconds > 0:
+            watcher = asyncio.create_task(gw.policy.watch(gw.settings.policy_reload_seconds))
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             if owned:
                 await gw.aclose()
                 gw.store.shutdown_embedded()
@@ -188,9 +197,11 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         principal = await svc.authenticate(authorization)
         return await svc.get_agent(principal, name)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness, and the policy revision")
+    @app.get(
+        "/healthz", tags=["operations"], summary="Liveness, the policy revision, the last reload"
+    )
     async def healthz(request: Request) -> dict[str, Any]:
-        return {"status": "ok", "policy_revision": service(request).policy_revision}
+        return {"status": "ok", **service(request).policy_status()}
 
     @app.get("/readyz", tags=["operations"], summary="Ready only when Redis and policy answer")
     async def readyz(request: Request) -> JSONResponse:

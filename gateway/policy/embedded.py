@@ -50,8 +50,8 @@ def compile_bundle(files: PolicyFiles) -> tuple[Any, Any]:
 class EmbeddedEngine:
     name = "embedded"
 
-    def __init__(self, files: PolicyFiles) -> None:
-        self._revision = files.revision
+    def __init__(self, files: PolicyFiles, *, revision: str | None = None) -> None:
+        self._revision = revision or files.revision
         self._rego, self._bundle = compile_bundle(files)
 
     @property

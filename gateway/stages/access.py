@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.authz import Action, Authorizer, Obj
+from gateway.authz import Action, Obj
 from gateway.config import GatewayConfig
 from gateway.decision import StageName, StageStatus
 from gateway.errors import PermissionDenied
@@ -41,13 +41,12 @@ class FeatureStage:
 class AuthorizeStage:
     name = StageName.AUTHORIZE
 
-    def __init__(self, authorizer: Authorizer) -> None:
-        self._authz = authorizer
-
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
         principal = ctx.need_principal()
         obj = Obj.SME if ctx.kind is AgentKind.SME else Obj.AGENT
-        result = self._authz.check(principal.subject, principal.tenant, obj, Action.CREATE)
+        result = ctx.need_policy().authorizer.check(
+            principal.subject, principal.tenant, obj, Action.CREATE
+        )
         ctx.authz_rule = result.matched
         if not result.allowed:
             why = f"rule '{result.matched}'" if result.matched else "no rule grants it"

@@ -16,6 +16,7 @@ from gateway.config import TenantSettings
 from gateway.danger.base import DangerReport
 from gateway.errors import InternalError
 from gateway.policy.engine import PolicyReason
+from gateway.policy.snapshot import PolicySnapshot
 from gateway.quotas import Reservation
 from gateway.request import AgentKind, CreateRequest
 from gateway.templates import Blueprint
@@ -45,6 +46,8 @@ class AdmissionContext:
     raw_body: object
     authorization: str | None
     decision_id: str
+    #: The policy revision that decides this request, taken once when it starts.
+    policy: PolicySnapshot | None = None
     request: CreateRequest | None = None  # validate
     principal: Principal | None = None  # authenticate
     settings: TenantSettings | None = None  # feature
@@ -60,6 +63,11 @@ class AdmissionContext:
     created: dict[str, Any] | None = None  # create
     #: A key issued to the new agent (create); returned once, never recorded.
     issued_key: str | None = field(default=None, repr=False)
+
+    def need_policy(self) -> PolicySnapshot:
+        if self.policy is None:
+            raise InternalError("the request was not given a policy revision")
+        return self.policy
 
     def need_request(self) -> CreateRequest:
         if self.request is None:

@@ -9,9 +9,8 @@ from gateway.danger.base import Proposal, Scorer
 from gateway.decision import Reason, StageName, StageStatus
 from gateway.errors import DependencyUnavailable
 from gateway.pipeline import StageOutcome
-from gateway.policy.engine import Entrypoint, PolicyEngine, PolicyVerdict
+from gateway.policy.engine import Entrypoint, PolicyVerdict
 from gateway.stages.context import AdmissionContext
-from gateway.templates import TemplateCatalog
 
 __all__ = ["DANGER_INPUT_KEYS", "DangerStage", "PolicyStage", "policy_input"]
 
@@ -19,7 +18,7 @@ __all__ = ["DANGER_INPUT_KEYS", "DangerStage", "PolicyStage", "policy_input"]
 DANGER_INPUT_KEYS = ("kind", "creator", "tenant", "template", "effective")
 
 
-def policy_input(ctx: AdmissionContext, catalog: TemplateCatalog) -> dict[str, Any]:
+def policy_input(ctx: AdmissionContext) -> dict[str, Any]:
     """The input document every policy sees (documented in policies/README.md)."""
     request = ctx.need_request()
     principal = ctx.need_principal()
@@ -56,7 +55,7 @@ def policy_input(ctx: AdmissionContext, catalog: TemplateCatalog) -> dict[str, A
             "allow_spawning": blueprint.allow_spawning if blueprint else False,
             "capability_modules": sorted(blueprint.capability_modules) if blueprint else [],
         },
-        "catalog": list(catalog.names()),
+        "catalog": list(ctx.need_policy().catalog.names()),
         "effective": {
             "tools": list(effective.tools),
             "capabilities": list(effective.capabilities),
@@ -93,13 +92,9 @@ def _outcome(stage: StageName, verdict: PolicyVerdict, ctx: AdmissionContext) ->
 class PolicyStage:
     name = StageName.POLICY
 
-    def __init__(self, engine: PolicyEngine, catalog: TemplateCatalog) -> None:
-        self._engine = engine
-        self._catalog = catalog
-
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
-        ctx.policy_document = policy_input(ctx, self._catalog)
-        verdict = await self._engine.evaluate(Entrypoint.ADMISSION, ctx.policy_document)
+        ctx.policy_document = policy_input(ctx)
+        verdict = await ctx.need_policy().engine.evaluate(Entrypoint.ADMISSION, ctx.policy_document)
         ctx.obligations = verdict.obligations
         return _outcome(self.name, verdict, ctx)
 
@@ -107,12 +102,8 @@ class PolicyStage:
 class DangerStage:
     name = StageName.DANGER
 
-    def __init__(
-        self, scorer: Scorer, engine: PolicyEngine, catalog: TemplateCatalog, *, timeout: float
-    ) -> None:
+    def __init__(self, scorer: Scorer, *, timeout: float) -> None:
         self._scorer = scorer
-        self._engine = engine
-        self._catalog = catalog
         self._timeout = timeout
 
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
@@ -139,7 +130,7 @@ class DangerStage:
                 f"danger scorer '{self._scorer.name}' timed out", dependency="scorer"
             ) from exc
         ctx.danger = report
-        base = ctx.policy_document or policy_input(ctx, self._catalog)
+        base = ctx.policy_document or policy_input(ctx)
         # The danger verdict sees the proposed agent and its tenant, not the
         # request texts again (they are what was scored): a smaller input is a
         # measurably cheaper query in the embedded interpreter.
@@ -149,7 +140,7 @@ class DangerStage:
             "categories": [c.value for c in report.categories],
             "reviewer_unavailable": report.reviewer_unavailable,
         }
-        verdict = await self._engine.evaluate(Entrypoint.DANGER, document)
+        verdict = await ctx.need_policy().engine.evaluate(Entrypoint.DANGER, document)
         outcome = _outcome(self.name, verdict, ctx)
         facts = dict(outcome.facts or {})
         facts.update(

@@ -15,7 +15,6 @@ from gateway.templates import (
     DEFAULT_NEXT_AGENT,
     DEFAULT_PROVIDER,
     DEFAULT_TEMPLATE,
-    TemplateCatalog,
     render_system_prompt,
 )
 
@@ -25,15 +24,12 @@ __all__ = ["TemplateStage"]
 class TemplateStage:
     name = StageName.TEMPLATE
 
-    def __init__(self, catalog: TemplateCatalog) -> None:
-        self._catalog = catalog
-
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
         request = ctx.need_request()
         principal = ctx.need_principal()
         settings = ctx.need_settings()
         name = request.template or DEFAULT_TEMPLATE
-        blueprint = self._catalog.get(name)
+        blueprint = ctx.need_policy().catalog.get(name)
         ctx.blueprint = blueprint
         tools = set(request.tools)
         if blueprint is not None:

@@ -386,7 +386,9 @@ async def test_bad_json_and_wrong_types_are_422_never_500(client: httpx.AsyncCli
 
 async def test_health_and_readiness(client: httpx.AsyncClient, gateway: Gateway) -> None:
     health = await client.get("/healthz")
-    assert health.json() == {"status": "ok", "policy_revision": gateway.engine.revision}
+    body = health.json()
+    assert body["status"] == "ok" and body["policy_revision"] == gateway.engine.revision
+    assert body["policy_reload_error"] is None and body["policy_reloads"] == 0
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"redis": True, "policy": True}
     docs = await client.get("/openapi.json")

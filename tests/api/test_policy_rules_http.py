@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.policy.snapshot import PolicyRejected
 from gateway.settings import PROJECT_ROOT
 from gateway.wiring import Gateway
 from tests.conftest import bearer, client_for
@@ -24,10 +25,10 @@ from tests.conftest import bearer, client_for
 EXTRA_TEMPLATES = {
     # Reserved for another tenant (SG-TENANT-003).
     "globex-only.yaml": "name: globex-only\ndescription: globex's own\ntenants: [globex]\npre_approved: true\n",
-    # Offers a capability no tenant allowlist has (SG-CAP-001).
-    "trader.yaml": (
-        "name: trader\ndescription: trades\npre_approved: true\n"
-        "capability_modules:\n  crypto_trading:\n    tools: []\n"
+    # Offers a capability that globex's allowlist does not have (SG-CAP-001).
+    "builder.yaml": (
+        "name: builder\ndescription: builds images\npre_approved: true\n"
+        "capability_modules:\n  docker:\n    tools: []\n"
     ),
 }
 
@@ -118,17 +119,12 @@ async def test_auto_approve_rules_daily_limit_through_http(client: httpx.AsyncCl
     assert "SG-APPROVAL-005" in {x["code"] for x in r.json()["reasons"]}
 
 
-async def test_missing_policy_data_denies_everything(tmp_path: Path, make_settings: Any) -> None:
+def test_missing_policy_data_is_refused_at_start(tmp_path: Path, make_settings: Any) -> None:
+    # Start-up (and any reload) refuses it; were it to reach the engine anyway (an
+    # OPA server given an incomplete bundle), SG-INPUT-002 denies every request
+    # (see policies/spawngate/guard/guard_test.rego).
     policies = tmp_path / "policies"
     shutil.copytree(PROJECT_ROOT / "policies", policies)
     (policies / "spawngate" / "tools" / "data.yaml").unlink()
-    gw = Gateway.start(make_settings(policies_dir=policies))
-    try:
-        async with client_for(gw) as c:
-            r = await c.post(
-                "/v1/create_agent", json={"name": "plain"}, headers=bearer("orchestrator")
-            )
-        assert r.status_code == 403
-        assert "SG-INPUT-002" in {x["code"] for x in r.json()["reasons"]}
-    finally:
-        await gw.aclose()
+    with pytest.raises(PolicyRejected, match=r"spawngate/tools/data\.yaml: missing"):
+        Gateway.start(make_settings(policies_dir=policies))

@@ -1,0 +1,185 @@
+"""Policy revisions: what decides a request, swapped atomically on reload.
+
+A ``PolicySnapshot`` is everything that turns facts into a verdict: the Rego
+engine, the Casbin authorizer, the blueprint catalog, and the revision that
+names them. A request takes the current snapshot once, when it starts, and
+uses only that one, so a reload can never half-evaluate a request or mix two
+revisions in one decision, and every decision records the revision that
+actually decided it.
+
+The revision is the git commit of ``policies/`` and ``templates/`` when they
+are a clean git checkout, and a content hash of the files otherwise (a dirty
+tree is not what the commit says).
+
+``PolicyHolder.reload`` builds a new snapshot off the event loop and refuses a
+revision that fails ``spawngate policy check``: the previous one keeps
+deciding, and the refusal is logged and shown on ``/healthz``. ``watch`` polls
+the two directories and reloads when a file changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gateway.authz import Authorizer
+from gateway.policy.check import Problem, check_policies
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.files import load_policy_files
+from gateway.policy.opa import OpaEngine
+from gateway.settings import PolicyEngineKind, Settings
+from gateway.templates import TemplateCatalog
+
+__all__ = ["PolicyHolder", "PolicyRejected", "PolicySnapshot", "load_snapshot", "revision_of"]
+
+logger = logging.getLogger("spawngate.policy")
+
+
+class PolicyRejected(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"policy refused, {len(problems)} problem(s): {shown}{more}")
+
+
+@dataclass(frozen=True)
+class PolicySnapshot:
+    revision: str
+    engine: PolicyEngine
+    authorizer: Authorizer
+    catalog: TemplateCatalog
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _files_of(*dirs: Path) -> list[Path]:
+    return sorted(
+        p
+        for d in dirs
+        for p in d.rglob("*")
+        if p.is_file() and not any(x.startswith(".") for x in p.parts)
+    )
+
+
+def _content_hash(policies: Path, templates: Path) -> str:
+    digest = hashlib.sha256()
+    for base in (policies, templates):
+        for path in _files_of(base):
+            digest.update(f"{base.name}/{path.relative_to(base).as_posix()}".encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed git arguments, no shell
+            ["git", "-C", str(directory), *args],  # noqa: S607 - git from PATH, as a developer runs it
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def revision_of(policies: Path, templates: Path) -> str:
+    paths = [str(policies.resolve()), str(templates.resolve())]
+    status = _git(policies, "status", "--porcelain", "--untracked-files=all", "--", *paths)
+    if status == "":
+        commit = _git(policies, "log", "-1", "--format=%H", "--", *paths)
+        if commit:
+            return "git:" + commit[:12]
+    return _content_hash(policies, templates)
+
+
+def load_snapshot(
+    settings: Settings, *, policies: Path | None = None, templates: Path | None = None
+) -> PolicySnapshot:
+    """Check and load one revision; raise ``PolicyRejected`` naming every problem."""
+    policies = policies or settings.policies_dir
+    templates = templates or settings.templates_dir
+    problems, _ = check_policies(policies, templates)
+    if problems:
+        raise PolicyRejected(problems)
+    revision = revision_of(policies, templates)
+    files = load_policy_files(policies)
+    engine: PolicyEngine
+    if settings.policy_engine is PolicyEngineKind.OPA:
+        token = settings.opa_token.get_secret_value() if settings.opa_token else None
+        engine = OpaEngine(
+            settings.opa_url, revision=revision, timeout=settings.opa_timeout_seconds, token=token
+        )
+    else:
+        engine = EmbeddedEngine(files, revision=revision)
+    return PolicySnapshot(
+        revision=revision,
+        engine=engine,
+        authorizer=Authorizer(policies),
+        catalog=TemplateCatalog.load(templates),
+    )
+
+
+def _fingerprint(*dirs: Path) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for path in _files_of(*dirs):
+        stat = path.stat()
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
+
+
+class PolicyHolder:
+    def __init__(self, settings: Settings, current: PolicySnapshot) -> None:
+        self._settings = settings
+        self.current = current
+        self.last_error: str | None = None
+        self.last_attempt: datetime | None = None
+        self.reloads = 0
+        self._seen = _fingerprint(settings.policies_dir, settings.templates_dir)
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> bool:
+        """Load the files as they are now; swap them in only if they pass the check."""
+        async with self._lock:
+            self._seen = _fingerprint(self._settings.policies_dir, self._settings.templates_dir)
+            self.last_attempt = datetime.now(UTC)
+            try:
+                candidate = await asyncio.to_thread(load_snapshot, self._settings)
+            except (PolicyRejected, ValueError) as exc:
+                self.last_error = str(exc)
+                logger.error(
+                    "policy reload refused; revision %s keeps deciding: %s",
+                    self.current.revision,
+                    exc,
+                )
+                return False
+            if candidate.revision == self.current.revision:
+                self.last_error = None
+                return False
+            # One assignment: every reader sees the old snapshot or the new one.
+            previous, self.current = self.current, candidate
+            self.last_error = None
+            self.reloads += 1
+            logger.info("policy revision %s replaces %s", candidate.revision, previous.revision)
+            await previous.engine.aclose()
+            return True
+
+    def changed(self) -> bool:
+        return _fingerprint(self._settings.policies_dir, self._settings.templates_dir) != self._seen
+
+    async def watch(self, interval: float) -> None:
+        """Poll for changed files and reload; runs until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            if self.changed():
+                await self.reload()
+
+    async def aclose(self) -> None:
+        await self.current.engine.aclose()
