@@ -68,6 +68,10 @@ class AuditRecord(BaseModel):
     bundles: dict[str, dict[str, str]]
     labels: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    #: The policy engine's input (OPA logs it as "input"; ours is the request), for replay.
+    policy_input: dict[str, JsonValue] | None = None
+    #: A shadow revision's verdict when it differed from the live one.
+    shadow: dict[str, JsonValue] | None = None
 
 
 class AuditLog:
@@ -107,6 +111,8 @@ class AuditLog:
             bundles={"spawngate": {"revision": decision.revision}},
             labels={"app": "spawngate", "instance": self._instance},
             metrics={"timer_pipeline_ms": round(decision.duration_ms, 3)},
+            policy_input=decision.policy_input,
+            shadow=decision.shadow,
         )
 
     def outcome_record(

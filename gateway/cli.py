@@ -265,5 +265,85 @@ def policy_check(
     typer.echo(f"policies OK (revision {revision})")
 
 
+@policy_app.command("replay")
+def policy_replay(
+    policies: Annotated[Path, typer.Option(help="The candidate policies directory.")],
+    templates: Annotated[
+        Path | None, typer.Option(help="Candidate templates (default: the configured ones).")
+    ] = None,
+    records: Annotated[
+        Path | None,
+        typer.Option(help="Decision records as JSON lines (default: the decision log in Redis)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only decisions at or after this ISO time.")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's decisions.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (for CI).")
+    ] = False,
+) -> None:
+    """Re-decide recorded decisions under candidate policies and show every verdict change."""
+    from gateway.audit import AuditLog, AuditRecord
+    from gateway.policy.check import check_policies
+    from gateway.policy.embedded import EmbeddedEngine
+    from gateway.policy.files import load_policy_files
+    from gateway.policy.replay import replay
+    from gateway.policy.snapshot import revision_of
+    from gateway.store import RedisStore
+
+    settings = _settings()
+    templates = templates or settings.templates_dir
+    problems, _ = check_policies(policies, templates)
+    if problems:
+        for problem in problems:
+            typer.secho(str(problem), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    engine = EmbeddedEngine(load_policy_files(policies), revision=revision_of(policies, templates))
+
+    async def load() -> list[AuditRecord]:
+        if records is not None:
+            lines = records.read_text(encoding="utf-8").splitlines()
+            return [AuditRecord.model_validate_json(line) for line in lines if line.strip()]
+        store = RedisStore.from_settings(settings)
+        try:
+            return await AuditLog(
+                store, instance="replay", spool=settings.data_dir / "unused"
+            ).read()
+        finally:
+            await store.aclose()
+            store.shutdown_embedded()
+
+    async def run() -> Any:
+        loaded = await load()
+        if as_json or not sys.stderr.isatty():
+            return await replay(loaded, engine, tenant=tenant, since=since)
+        with typer.progressbar(length=len(loaded), label="replaying", file=sys.stderr) as bar:
+            seen = [0]
+
+            def tick(n: int) -> None:
+                bar.update(n - seen[0])
+                seen[0] = n
+
+            return await replay(loaded, engine, tenant=tenant, since=since, progress=tick)
+
+    report = asyncio.run(run())
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    recorded = ", ".join(report.recorded_revisions) or "no"
+    typer.echo(f"candidate {report.candidate_revision} against {recorded} recorded revision(s)")
+    typer.echo(
+        f"{report.replayed} replayed, {report.skipped} without policy input, "
+        f"{report.unchanged} unchanged ({report.records_per_second:.0f} records/s)"
+    )
+    if report.rescored:
+        typer.echo(f"{report.rescored} had no recorded danger score and were scored offline")
+    if not report.changes:
+        typer.echo("no verdict changes")
+    for change, count in report.changes.items():
+        typer.echo(f"  {change:18s} {count:6d}   e.g. {', '.join(report.examples[change][:3])}")
+
+
 def main() -> None:
     app()

@@ -107,6 +107,11 @@ class Decision(_Frozen):
     revision: str
     approval_id: str | None = None
     agent: dict[str, JsonValue] | None = None
+    #: The document the policy engine saw (with "danger" when scoring ran), so that
+    #: a decision can be replayed under another revision; None if policy never ran.
+    policy_input: dict[str, JsonValue] | None = None
+    #: What a shadow (candidate) revision decided, when it differed from the live one.
+    shadow: dict[str, JsonValue] | None = None
     #: A credential issued to the new agent (only when it may itself create agents).
     #: Returned once to the caller and never written to the decision log.
     agent_api_key: str | None = Field(default=None, exclude=True, repr=False)

@@ -71,6 +71,14 @@ def _status_for(outcome: Outcome, error: SpawngateError | None) -> int:
     return 403
 
 
+def _policy_input(ctx: AdmissionContext) -> dict[str, Any] | None:
+    if ctx.policy_document is None:
+        return None
+    if ctx.danger_facts is None:
+        return ctx.policy_document
+    return {**ctx.policy_document, "danger": ctx.danger_facts}
+
+
 def _collect_reasons(results: tuple[StageResult, ...]) -> tuple[Reason, ...]:
     seen: set[tuple[str, str]] = set()
     out: list[Reason] = []
@@ -296,6 +304,8 @@ class AdmissionService:
             revision=ctx.need_policy().revision,
             approval_id=ctx.approval_id if verdict is Verdict.REVIEW else None,
             agent=ctx.created,
+            policy_input=_policy_input(ctx),
+            shadow=ctx.shadow,
             agent_api_key=ctx.issued_key,
             duration_ms=round((time.perf_counter() - began) * 1000, 3),
         )

@@ -59,6 +59,8 @@ class AdmissionContext:
     obligations: tuple[str, ...] = ()  # policy
     review_reasons: list[PolicyReason] = field(default_factory=list)  # policy, danger
     danger: DangerReport | None = None  # danger
+    danger_facts: dict[str, Any] | None = None  # danger: what policy saw of the score
+    shadow: dict[str, Any] | None = None  # policy, danger: a differing shadow verdict
     approval_id: str | None = None  # approval
     created: dict[str, Any] | None = None  # create
     #: A key issued to the new agent (create); returned once, never recorded.

@@ -135,7 +135,7 @@ class DangerStage:
         # request texts again (they are what was scored): a smaller input is a
         # measurably cheaper query in the embedded interpreter.
         document = {key: base[key] for key in DANGER_INPUT_KEYS}
-        document["danger"] = {
+        document["danger"] = ctx.danger_facts = {
             "score": report.score,
             "categories": [c.value for c in report.categories],
             "reviewer_unavailable": report.reviewer_unavailable,

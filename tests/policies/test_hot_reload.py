@@ -51,14 +51,15 @@ async def test_reload_under_load_never_mixes_revisions(tmp_path: Path, make_sett
     before = gw.policy.current.revision
     try:
         async with client_for(gw) as c:
-
             # 32 in flight at a time, as a client pool would send them.
             in_flight = asyncio.Semaphore(32)
 
             async def create(i: int) -> httpx.Response:
                 body = {"name": f"w-{i}", "estimated_cost_per_day": 5}
                 async with in_flight:
-                    return await c.post("/v1/create_agent", json=body, headers=bearer("orchestrator"))
+                    return await c.post(
+                        "/v1/create_agent", json=body, headers=bearer("orchestrator")
+                    )
 
             first = [asyncio.create_task(create(i)) for i in range(150)]
             await asyncio.sleep(0.05)
