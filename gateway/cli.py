@@ -345,5 +345,72 @@ def policy_replay(
         typer.echo(f"  {change:18s} {count:6d}   e.g. {', '.join(report.examples[change][:3])}")
 
 
+@policy_app.command("shadow-report")
+def policy_shadow_report(
+    records: Annotated[
+        Path | None,
+        typer.Option(help="Decision records as JSON lines (default: the decision log in Redis)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only decisions at or after this ISO time.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Summarise where the shadow revision disagreed with the live one."""
+    from collections import defaultdict
+
+    from gateway.audit import AuditLog, AuditRecord, RecordType
+    from gateway.store import RedisStore
+
+    settings = _settings()
+
+    async def load() -> list[AuditRecord]:
+        if records is not None:
+            lines = records.read_text(encoding="utf-8").splitlines()
+            return [AuditRecord.model_validate_json(line) for line in lines if line.strip()]
+        store = RedisStore.from_settings(settings)
+        try:
+            return await AuditLog(
+                store, instance="report", spool=settings.data_dir / "unused"
+            ).read()
+        finally:
+            await store.aclose()
+            store.shutdown_embedded()
+
+    decisions = [
+        r
+        for r in asyncio.run(load())
+        if r.type is RecordType.DECISION and (since is None or r.timestamp.isoformat() >= since)
+    ]
+    differences: dict[str, list[str]] = defaultdict(list)
+    errors = 0
+    for record in decisions:
+        shadow = record.shadow
+        if not shadow:
+            continue
+        if "error" in shadow:
+            errors += 1
+            continue
+        differences[f"{shadow.get('live_verdict')} -> {shadow.get('verdict')}"].append(
+            record.decision_id
+        )
+    summary = {
+        "decisions": len(decisions),
+        "differing": sum(len(v) for v in differences.values()),
+        "shadow_errors": errors,
+        "changes": {k: len(v) for k, v in sorted(differences.items())},
+        "examples": {k: v[:5] for k, v in sorted(differences.items())},
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(
+        f"{summary['decisions']} decisions, {summary['differing']} where the shadow differs, "
+        f"{errors} shadow errors"
+    )
+    for change, ids in sorted(differences.items()):
+        typer.echo(f"  live {change:18s} {len(ids):6d}   e.g. {', '.join(ids[:3])}")
+
+
 def main() -> None:
     app()

@@ -71,6 +71,57 @@ def _status_for(outcome: Outcome, error: SpawngateError | None) -> int:
     return 403
 
 
+def _live_policy_verdict(results: tuple[StageResult, ...]) -> str | None:
+    status = {r.stage: r.status for r in results}
+    policy, danger = status.get(StageName.POLICY), status.get(StageName.DANGER)
+    if policy in (None, StageStatus.SKIPPED):
+        return None
+    if StageStatus.DENY in (policy, danger) or StageStatus.ERROR in (policy, danger):
+        return "deny"
+    if StageStatus.REVIEW in (policy, danger):
+        return "review"
+    return "allow"
+
+
+def _shadow_difference(
+    ctx: AdmissionContext, results: tuple[StageResult, ...]
+) -> dict[str, Any] | None:
+    """What the shadow revision would have decided, recorded only when it differs."""
+    if ctx.shadow_policy is None:
+        return None
+    live = _live_policy_verdict(results)
+    if ctx.shadow_error is not None:
+        return {
+            "revision": ctx.shadow_policy.revision,
+            "error": ctx.shadow_error,
+            "live_verdict": live,
+        }
+    admission = ctx.shadow_admission
+    if admission is None or live is None:
+        return None
+    danger = ctx.shadow_danger
+    rules = {r.rule for r in admission.deny} | {r.rule for r in admission.review}
+    if admission.deny:
+        verdict = "deny"
+    elif danger is None:
+        # Live denied before scoring: the shadow verdict is the admission's alone.
+        verdict = "review" if admission.review else "allow"
+    else:
+        rules |= {r.rule for r in danger.deny} | {r.rule for r in danger.review}
+        verdict = (
+            "deny" if danger.deny else "review" if (admission.review or danger.review) else "allow"
+        )
+    if verdict == live:
+        return None
+    return {
+        "revision": ctx.shadow_policy.revision,
+        "verdict": verdict,
+        "live_verdict": live,
+        "rules": sorted(rules),
+        "danger_scored": danger is not None,
+    }
+
+
 def _policy_input(ctx: AdmissionContext) -> dict[str, Any] | None:
     if ctx.policy_document is None:
         return None
@@ -134,6 +185,7 @@ class AdmissionService:
             authorization=authorization,
             decision_id="dec_" + uuid.uuid4().hex,
             policy=self._policy.current,
+            shadow_policy=self._policy.shadow,
         )
         front = await self._pipeline.run(ctx, stop=StageName.AUTHENTICATE)
         claim: tuple[str, str, str, str] | None = None
@@ -305,7 +357,7 @@ class AdmissionService:
             approval_id=ctx.approval_id if verdict is Verdict.REVIEW else None,
             agent=ctx.created,
             policy_input=_policy_input(ctx),
-            shadow=ctx.shadow,
+            shadow=_shadow_difference(ctx, results),
             agent_api_key=ctx.issued_key,
             duration_ms=round((time.perf_counter() - began) * 1000, 3),
         )
@@ -436,4 +488,6 @@ class AdmissionService:
             "policy_loaded_at": holder.current.loaded_at.isoformat(),
             "policy_reloads": holder.reloads,
             "policy_reload_error": holder.last_error,
+            "shadow_revision": holder.shadow.revision if holder.shadow else None,
+            "shadow_error": holder.shadow_error,
         }

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     policy_engine: PolicyEngineKind = PolicyEngineKind.EMBEDDED
     #: How often policies/ and templates/ are checked for changes (hot reload); 0 turns it off.
     policy_reload_seconds: float = Field(default=2.0, ge=0)
+    #: A candidate policies directory decided beside the live one (shadow mode):
+    #: only the live verdict is enforced; differences are recorded.
+    shadow_policies_dir: Path | None = None
     opa_url: str = "http://localhost:8181"
     opa_timeout_seconds: float = Field(default=1.0, gt=0)
     opa_token: SecretStr | None = None

@@ -79,6 +79,7 @@ class OpaEngine:
         await self._ensure_session()
         try:
             return bool(await self._client.check_health())
+        # Readiness is a yes/no probe: any failure to reach OPA means "not ready".
         except Exception:
             return False
 

@@ -139,17 +139,47 @@ class PolicyHolder:
     def __init__(self, settings: Settings, current: PolicySnapshot) -> None:
         self._settings = settings
         self.current = current
+        #: The shadow (candidate) revision, if shadow mode is on and it loads.
+        self.shadow: PolicySnapshot | None = None
+        self.shadow_error: str | None = None
         self.last_error: str | None = None
         self.last_attempt: datetime | None = None
         self.reloads = 0
-        self._seen = _fingerprint(settings.policies_dir, settings.templates_dir)
+        self._seen = self._fingerprint()
         self._lock = asyncio.Lock()
+        self._load_shadow()
+
+    def _dirs(self) -> tuple[Path, ...]:
+        dirs = [self._settings.policies_dir, self._settings.templates_dir]
+        if self._settings.shadow_policies_dir is not None:
+            dirs.append(self._settings.shadow_policies_dir)
+        return tuple(dirs)
+
+    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        return _fingerprint(*self._dirs())
+
+    def _load_shadow(self) -> None:
+        """A shadow that fails its check is switched off and reported; live never depends on it."""
+        directory = self._settings.shadow_policies_dir
+        if directory is None:
+            return
+        try:
+            shadow = load_snapshot(
+                self._settings.model_copy(update={"policy_engine": PolicyEngineKind.EMBEDDED}),
+                policies=directory,
+            )
+        except (PolicyRejected, ValueError) as exc:
+            self.shadow, self.shadow_error = None, str(exc)
+            logger.error("shadow policies %s refused: %s", directory, exc)
+            return
+        self.shadow, self.shadow_error = shadow, None
 
     async def reload(self) -> bool:
         """Load the files as they are now; swap them in only if they pass the check."""
         async with self._lock:
-            self._seen = _fingerprint(self._settings.policies_dir, self._settings.templates_dir)
+            self._seen = self._fingerprint()
             self.last_attempt = datetime.now(UTC)
+            await asyncio.to_thread(self._load_shadow)
             try:
                 candidate = await asyncio.to_thread(load_snapshot, self._settings)
             except (PolicyRejected, ValueError) as exc:
@@ -172,7 +202,7 @@ class PolicyHolder:
             return True
 
     def changed(self) -> bool:
-        return _fingerprint(self._settings.policies_dir, self._settings.templates_dir) != self._seen
+        return self._fingerprint() != self._seen
 
     async def watch(self, interval: float) -> None:
         """Poll for changed files and reload; runs until cancelled."""

@@ -15,7 +15,7 @@ from gateway.auth import Principal
 from gateway.config import TenantSettings
 from gateway.danger.base import DangerReport
 from gateway.errors import InternalError
-from gateway.policy.engine import PolicyReason
+from gateway.policy.engine import PolicyReason, PolicyVerdict
 from gateway.policy.snapshot import PolicySnapshot
 from gateway.quotas import Reservation
 from gateway.request import AgentKind, CreateRequest
@@ -48,6 +48,11 @@ class AdmissionContext:
     decision_id: str
     #: The policy revision that decides this request, taken once when it starts.
     policy: PolicySnapshot | None = None
+    #: A shadow revision decided beside the live one, never enforced (shadow mode).
+    shadow_policy: PolicySnapshot | None = None
+    shadow_admission: PolicyVerdict | None = None  # policy
+    shadow_danger: PolicyVerdict | None = None  # danger
+    shadow_error: str | None = None
     request: CreateRequest | None = None  # validate
     principal: Principal | None = None  # authenticate
     settings: TenantSettings | None = None  # feature

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from gateway.danger.base import Proposal, Scorer
 from gateway.decision import Reason, StageName, StageStatus
-from gateway.errors import DependencyUnavailable
+from gateway.errors import DependencyUnavailable, SpawngateError
 from gateway.pipeline import StageOutcome
 from gateway.policy.engine import Entrypoint, PolicyVerdict
 from gateway.stages.context import AdmissionContext
+
+logger = logging.getLogger("spawngate.shadow")
 
 __all__ = ["DANGER_INPUT_KEYS", "DangerStage", "PolicyStage", "policy_input"]
 
@@ -73,6 +76,23 @@ def policy_input(ctx: AdmissionContext) -> dict[str, Any]:
     }
 
 
+async def _shadow(
+    ctx: AdmissionContext, entrypoint: Entrypoint, document: dict[str, Any]
+) -> PolicyVerdict | None:
+    """The shadow revision's verdict. Its failure is recorded, never passed to the live one."""
+    if ctx.shadow_policy is None:
+        return None
+    try:
+        return await ctx.shadow_policy.engine.evaluate(entrypoint, document)
+    except SpawngateError as exc:
+        ctx.shadow_error = exc.reason
+    # Isolation boundary: a bug in the shadow revision must never deny a live request.
+    except Exception as exc:
+        logger.exception("shadow policy evaluation failed")
+        ctx.shadow_error = f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def _outcome(stage: StageName, verdict: PolicyVerdict, ctx: AdmissionContext) -> StageOutcome:
     def reasons(items: tuple[Any, ...]) -> tuple[Reason, ...]:
         return tuple(Reason(stage=stage, code=r.rule, message=r.message, fix=r.fix) for r in items)
@@ -95,6 +115,7 @@ class PolicyStage:
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
         ctx.policy_document = policy_input(ctx)
         verdict = await ctx.need_policy().engine.evaluate(Entrypoint.ADMISSION, ctx.policy_document)
+        ctx.shadow_admission = await _shadow(ctx, Entrypoint.ADMISSION, ctx.policy_document)
         ctx.obligations = verdict.obligations
         return _outcome(self.name, verdict, ctx)
 
@@ -141,6 +162,8 @@ class DangerStage:
             "reviewer_unavailable": report.reviewer_unavailable,
         }
         verdict = await ctx.need_policy().engine.evaluate(Entrypoint.DANGER, document)
+        if ctx.shadow_admission is not None and not ctx.shadow_admission.deny:
+            ctx.shadow_danger = await _shadow(ctx, Entrypoint.DANGER, document)
         outcome = _outcome(self.name, verdict, ctx)
         facts = dict(outcome.facts or {})
         facts.update(
