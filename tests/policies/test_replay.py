@@ -175,8 +175,7 @@ def test_cli_refuses_a_broken_candidate(tmp_path: Path) -> None:
     )
     records = tmp_path / "records.jsonl"
     records.write_text("")
-    result = await asyncio.to_thread(
-        subprocess.run,
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
