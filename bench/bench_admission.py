@@ -35,6 +35,8 @@ from gateway.store import EMBEDDED_SERVER_CONFIG  # noqa: E402
 from gateway.wiring import Gateway  # noqa: E402
 
 BIG = 10_000_000
+#: Filled by the first per-decision run: replay throughput over the decisions it recorded.
+REPLAY_RATE: list[float] = []
 
 
 def key_for(tenant: str) -> str:
@@ -253,6 +255,12 @@ async def per_decision(
                 times.append((time.perf_counter() - t) * 1000)
             assert answer.status_code == 201, answer.body
         times.sort()
+        if not REPLAY_RATE:
+            # Replay the decisions just recorded under the same files: records per second.
+            from gateway.policy.replay import replay
+
+            report = await replay(await gw.audit.read(), gw.engine)
+            REPLAY_RATE.append(report.records_per_second)
         return statistics.fmean(times), times[len(times) // 2], times[int(len(times) * 0.99)]
     finally:
         await gw.aclose()
@@ -322,6 +330,7 @@ async def main() -> None:
         for tenants, agents in ((10, 10), (1000, 10), (10, 10_000), (1000, 10_000)):
             mean, p50, p99 = await per_decision(tmp, redis_url, tenants, agents)
             print(f"{tenants:8d}{agents:8d}{mean:9.2f}{p50:9.2f}{p99:9.2f}")
+        print(f"\n## Replay (spawngate policy replay): {REPLAY_RATE[0]:.0f} records/s")
     finally:
         server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
