@@ -265,6 +265,22 @@ def policy_check(
     typer.echo(f"policies OK (revision {revision})")
 
 
+@policy_app.command("manifest")
+def policy_manifest(
+    policies: Annotated[
+        Path | None, typer.Option(help="Policies directory (default: the configured one).")
+    ] = None,
+) -> None:
+    """Write policies/.manifest with the revision, so an OPA server reports the same one."""
+    from gateway.policy.snapshot import revision_of
+
+    settings = _settings()
+    root = policies or settings.policies_dir
+    revision = revision_of(root, settings.templates_dir)
+    (root / ".manifest").write_text(json.dumps({"revision": revision}) + "\n", encoding="utf-8")
+    typer.echo(f"{root / '.manifest'}: revision {revision}")
+
+
 @policy_app.command("replay")
 def policy_replay(
     policies: Annotated[Path, typer.Option(help="The candidate policies directory.")],

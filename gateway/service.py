@@ -353,7 +353,7 @@ class AdmissionService:
             reasons=_collect_reasons(results) + extra,
             obligations=ctx.obligations,
             danger_score=ctx.danger.score if ctx.danger else None,
-            revision=ctx.need_policy().revision,
+            revision=ctx.engine_revision or ctx.need_policy().revision,
             approval_id=ctx.approval_id if verdict is Verdict.REVIEW else None,
             agent=ctx.created,
             policy_input=_policy_input(ctx),

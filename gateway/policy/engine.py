@@ -39,6 +39,9 @@ class PolicyVerdict(BaseModel):
     deny: tuple[PolicyReason, ...] = ()
     review: tuple[PolicyReason, ...] = ()
     obligations: tuple[str, ...] = ()
+    #: The revision the engine itself reports for this answer (OPA's bundle
+    #: revision); None when the engine is the gateway's own embedded one.
+    revision: str | None = None
 
 
 def _sorted_reasons(items: Any) -> list[Any]:

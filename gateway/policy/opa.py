@@ -24,6 +24,19 @@ __all__ = ["OpaEngine"]
 ENGINE = "opa"
 
 
+def _bundle_revision(answer: dict[str, Any]) -> str | None:
+    """The revision of the bundle that answered (OPA's provenance), if OPA reports one."""
+    bundles = (answer.get("provenance") or {}).get("bundles") or {}
+    revisions = sorted(
+        {
+            str(b.get("revision"))
+            for b in bundles.values()
+            if isinstance(b, dict) and b.get("revision")
+        }
+    )
+    return ",".join(revisions) or None
+
+
 class OpaEngine:
     name = "opa"
 
@@ -60,8 +73,12 @@ class OpaEngine:
         package, _, rule = entrypoint.value.rpartition("/")
         try:
             async with asyncio.timeout(self._timeout * 3):
+                # provenance: OPA reports which bundle revision answered this query.
                 answer = await self._client.query_rule(
-                    input_data=document, package_path=package, rule_name=rule
+                    input_data=document,
+                    package_path=package,
+                    rule_name=rule,
+                    query_params={"provenance": "true"},
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise DependencyUnavailable(
@@ -73,7 +90,8 @@ class OpaEngine:
                 dependency=ENGINE,
                 stage="policy",
             )
-        return parse_verdict(answer["result"], engine=ENGINE)
+        verdict = parse_verdict(answer["result"], engine=ENGINE)
+        return verdict.model_copy(update={"revision": _bundle_revision(answer)})
 
     async def ready(self) -> bool:
         await self._ensure_session()

@@ -53,6 +53,8 @@ class AdmissionContext:
     shadow_admission: PolicyVerdict | None = None  # policy
     shadow_danger: PolicyVerdict | None = None  # danger
     shadow_error: str | None = None
+    #: The revision the policy engine reported deciding (OPA's bundle revision).
+    engine_revision: str | None = None
     request: CreateRequest | None = None  # validate
     principal: Principal | None = None  # authenticate
     settings: TenantSettings | None = None  # feature

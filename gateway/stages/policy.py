@@ -115,6 +115,7 @@ class PolicyStage:
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
         ctx.policy_document = policy_input(ctx)
         verdict = await ctx.need_policy().engine.evaluate(Entrypoint.ADMISSION, ctx.policy_document)
+        ctx.engine_revision = verdict.revision
         ctx.shadow_admission = await _shadow(ctx, Entrypoint.ADMISSION, ctx.policy_document)
         ctx.obligations = verdict.obligations
         return _outcome(self.name, verdict, ctx)
@@ -162,6 +163,9 @@ class DangerStage:
             "reviewer_unavailable": report.reviewer_unavailable,
         }
         verdict = await ctx.need_policy().engine.evaluate(Entrypoint.DANGER, document)
+        if verdict.revision and ctx.engine_revision and verdict.revision != ctx.engine_revision:
+            # OPA swapped bundles between the two queries: say that two revisions decided.
+            ctx.engine_revision = f"{ctx.engine_revision}+{verdict.revision}"
         if ctx.shadow_admission is not None and not ctx.shadow_admission.deny:
             ctx.shadow_danger = await _shadow(ctx, Entrypoint.DANGER, document)
         outcome = _outcome(self.name, verdict, ctx)

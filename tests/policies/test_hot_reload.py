@@ -54,15 +54,24 @@ async def test_reload_under_load_never_mixes_revisions(tmp_path: Path, make_sett
             # 32 in flight at a time, as a client pool would send them.
             in_flight = asyncio.Semaphore(32)
 
+            finished = 0
+            twenty_done = asyncio.Event()
+
             async def create(i: int) -> httpx.Response:
+                nonlocal finished
                 body = {"name": f"w-{i}", "estimated_cost_per_day": 5}
                 async with in_flight:
-                    return await c.post(
+                    response = await c.post(
                         "/v1/create_agent", json=body, headers=bearer("orchestrator")
                     )
+                finished += 1
+                if finished >= 20:
+                    twenty_done.set()
+                return response
 
             first = [asyncio.create_task(create(i)) for i in range(150)]
-            await asyncio.sleep(0.05)
+            # Let some decisions finish under the old revision before changing it.
+            await twenty_done.wait()
             set_ceiling(policies, 4)  # cost 5 is allowed before, refused after
             reloading = asyncio.create_task(gw.policy.reload())
             second = [asyncio.create_task(create(150 + i)) for i in range(150)]
@@ -127,7 +136,7 @@ async def test_watcher_picks_up_a_changed_file(tmp_path: Path, make_settings: An
     watcher = asyncio.create_task(gw.policy.watch(0.05))
     try:
         set_ceiling(policies, 42)
-        for _ in range(100):
+        for _ in range(400):
             if gw.policy.current.revision != before:
                 break
             await asyncio.sleep(0.05)

@@ -67,3 +67,19 @@ def test_a_malformed_casbin_row_is_an_error(policies: Path) -> None:
     )
     result = policy_test(policies)
     assert result.returncode == 2 and "casbin/tests.yaml" in result.stderr
+
+
+def test_manifest_writes_the_revision_for_opa(policies: Path) -> None:
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "policy", "manifest", "--policies", str(policies)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((policies / ".manifest").read_text())
+    assert manifest["revision"].startswith("sha256:")  # a copy outside git: content hash
+    assert manifest["revision"] in result.stdout

@@ -4,6 +4,7 @@ OPA adapter (opa-python-client) against a local server speaking OPA's Data API."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,31 @@ async def test_opa_unreachable_is_a_dependency_error() -> None:
         assert await engine.ready() is False
     finally:
         await engine.aclose()
+
+
+async def test_opa_mode_stamps_the_revision_opa_reports(tmp_path: Any, make_settings: Any) -> None:
+    import json
+    import shutil
+
+    from gateway.audit import RecordType
+    from gateway.wiring import Gateway
+    from tests.conftest import bearer, client_for
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    # OPA serves a bundle whose manifest says which revision it is.
+    (policies / ".manifest").write_text(json.dumps({"revision": "bundle-rev-7"}))
+    standin = OpaStandIn(policies)
+    url = await standin.start()
+    gw = Gateway.start(make_settings(policy_engine="opa", opa_url=url, policies_dir=policies))
+    try:
+        async with client_for(gw) as c:
+            r = await c.post(
+                "/v1/create_agent", json={"name": "stamped"}, headers=bearer("orchestrator")
+            )
+        assert r.status_code == 201 and r.json()["policy_revision"] == "bundle-rev-7"
+        record = next(x for x in await gw.audit.read() if x.type is RecordType.DECISION)
+        assert record.bundles["spawngate"]["revision"] == "bundle-rev-7"
+    finally:
+        await gw.aclose()
+        await standin.stop()

@@ -24,6 +24,11 @@ class OpaStandIn:
     def __init__(self, policies: Path) -> None:
         files = load_policy_files(policies)
         self.revision = files.revision
+        manifest = policies / ".manifest"
+        #: As OPA does: the bundle revision comes from .manifest, if there is one.
+        self.bundle_revision = (
+            json.loads(manifest.read_text())["revision"] if manifest.is_file() else None
+        )
         self._rego = regopy.Interpreter()
         self._rego.add_data_json(json.dumps(files.data))
         for name, source in sorted(files.serving_modules().items()):
@@ -54,6 +59,8 @@ class OpaStandIn:
             return web.json_response({"result": "allow"})
         answer = self._evaluate(path, body.get("input"))
         answer["decision_id"] = f"standin-{len(self.queries)}"
+        if request.query.get("provenance", "").lower() == "true" and self.bundle_revision:
+            answer["provenance"] = {"bundles": {"policies": {"revision": self.bundle_revision}}}
         return web.json_response(answer)
 
     async def _health(self, _: web.Request) -> web.Response:
