@@ -12,13 +12,16 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from gateway.request import AgentKind, MalformedBody
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.audit import AuditRecord
 
 __all__ = ["app", "main"]
 
@@ -195,6 +198,22 @@ def danger_eval(
         typer.echo(f"    {category:40s} {value:.1%}")
 
 
+async def _load_records(settings: Settings, records: Path | None) -> list[AuditRecord]:
+    """Decision records from a JSON-lines file, or from the decision log in Redis."""
+    from gateway.audit import AuditLog, AuditRecord
+    from gateway.store import RedisStore
+
+    if records is not None:
+        text = await asyncio.to_thread(records.read_text, encoding="utf-8")
+        return [AuditRecord.model_validate_json(line) for line in text.splitlines() if line.strip()]
+    store = RedisStore.from_settings(settings)
+    try:
+        return await AuditLog(store, instance="cli", spool=settings.data_dir / "unused").read()
+    finally:
+        await store.aclose()
+        store.shutdown_embedded()
+
+
 policy_app = typer.Typer(help="Policy workflow for security teams.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
@@ -300,13 +319,11 @@ def policy_replay(
     ] = False,
 ) -> None:
     """Re-decide recorded decisions under candidate policies and show every verdict change."""
-    from gateway.audit import AuditLog, AuditRecord
     from gateway.policy.check import check_policies
     from gateway.policy.embedded import EmbeddedEngine
     from gateway.policy.files import load_policy_files
     from gateway.policy.replay import replay
     from gateway.policy.snapshot import revision_of
-    from gateway.store import RedisStore
 
     settings = _settings()
     templates = templates or settings.templates_dir
@@ -317,21 +334,8 @@ def policy_replay(
         raise typer.Exit(2)
     engine = EmbeddedEngine(load_policy_files(policies), revision=revision_of(policies, templates))
 
-    async def load() -> list[AuditRecord]:
-        if records is not None:
-            lines = records.read_text(encoding="utf-8").splitlines()
-            return [AuditRecord.model_validate_json(line) for line in lines if line.strip()]
-        store = RedisStore.from_settings(settings)
-        try:
-            return await AuditLog(
-                store, instance="replay", spool=settings.data_dir / "unused"
-            ).read()
-        finally:
-            await store.aclose()
-            store.shutdown_embedded()
-
     async def run() -> Any:
-        loaded = await load()
+        loaded = await _load_records(settings, records)
         if as_json or not sys.stderr.isatty():
             return await replay(loaded, engine, tenant=tenant, since=since)
         with typer.progressbar(length=len(loaded), label="replaying", file=sys.stderr) as bar:
@@ -375,27 +379,13 @@ def policy_shadow_report(
     """Summarise where the shadow revision disagreed with the live one."""
     from collections import defaultdict
 
-    from gateway.audit import AuditLog, AuditRecord, RecordType
-    from gateway.store import RedisStore
+    from gateway.audit import RecordType
 
     settings = _settings()
 
-    async def load() -> list[AuditRecord]:
-        if records is not None:
-            lines = records.read_text(encoding="utf-8").splitlines()
-            return [AuditRecord.model_validate_json(line) for line in lines if line.strip()]
-        store = RedisStore.from_settings(settings)
-        try:
-            return await AuditLog(
-                store, instance="report", spool=settings.data_dir / "unused"
-            ).read()
-        finally:
-            await store.aclose()
-            store.shutdown_embedded()
-
     decisions = [
         r
-        for r in asyncio.run(load())
+        for r in asyncio.run(_load_records(settings, records))
         if r.type is RecordType.DECISION and (since is None or r.timestamp.isoformat() >= since)
     ]
     differences: dict[str, list[str]] = defaultdict(list)

@@ -5,28 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from gateway.audit import RecordType
-from gateway.settings import PROJECT_ROOT
 from gateway.wiring import Gateway
 from tests.conftest import bearer, client_for
+from tests.support.policy_copies import candidate_with_ceiling
 
 
 def candidate(tmp_path: Path, ceiling: int) -> Path:
-    policies = Path(tempfile.mkdtemp(dir=tmp_path)) / "candidate"
-    shutil.copytree(PROJECT_ROOT / "policies", policies)
-    data = policies / "spawngate" / "cost" / "data.yaml"
-    text = data.read_text()
-    data.write_text(
-        text[: text.index("hard_max_cost_per_day:")] + f"hard_max_cost_per_day: {ceiling}\n"
-    )
-    return policies
+    return candidate_with_ceiling(tmp_path, ceiling)
 
 
 async def test_shadow_differences_are_recorded_and_never_enforced(
