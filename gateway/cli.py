@@ -418,5 +418,181 @@ def policy_shadow_report(
         typer.echo(f"  live {change:18s} {len(ids):6d}   e.g. {', '.join(ids[:3])}")
 
 
+audit_app = typer.Typer(help="Decision log tools for auditors.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _filtered(
+    records: list[AuditRecord],
+    *,
+    tenant: str | None,
+    creator: str | None,
+    verdict: str | None,
+    template: str | None,
+    since: str | None,
+    until: str | None,
+    decision_id: str | None,
+) -> list[AuditRecord]:
+    out = []
+    for r in records:
+        if tenant and r.tenant != tenant:
+            continue
+        if creator and r.principal != creator:
+            continue
+        if verdict and r.result.get("verdict") != verdict:
+            continue
+        if template and r.input.get("template", "default") != template:
+            continue
+        stamp = r.timestamp.isoformat()
+        if (since and stamp < since) or (until and stamp > until):
+            continue
+        if decision_id and r.decision_id != decision_id:
+            continue
+        out.append(r)
+    return out
+
+
+@audit_app.command("verify")
+def audit_verify(
+    records: Annotated[
+        Path | None, typer.Option(help="An export (JSON lines) instead of the live log.")
+    ] = None,
+) -> None:
+    """Check the hash chain and signed checkpoints; exit 1 at the first broken record."""
+    from gateway.audit import AuditLog, verify_chain
+    from gateway.store import RedisStore
+
+    settings = _settings()
+    key = (
+        settings.audit_checkpoint_key.get_secret_value() if settings.audit_checkpoint_key else None
+    )
+
+    async def load() -> tuple[list[AuditRecord], list[dict[str, Any]]]:
+        if records is not None:
+            return await _load_records(settings, records), []
+        store = RedisStore.from_settings(settings)
+        try:
+            log = AuditLog(store, instance="cli", spool=settings.data_dir / "unused")
+            return await log.read(), await log.checkpoints()
+        finally:
+            await store.aclose()
+            store.shutdown_embedded()
+
+    loaded, checkpoints = asyncio.run(load())
+    verified, problem = verify_chain(loaded, checkpoints=checkpoints, key=key)
+    if problem is not None:
+        typer.secho(f"BROKEN at {problem}", fg=typer.colors.RED)
+        typer.echo(f"{verified} record(s) verified before it")
+        raise typer.Exit(1)
+    signed = f", {len(checkpoints)} signed checkpoint(s)" if checkpoints else ""
+    typer.echo(f"OK: {verified} record(s) chained{signed}")
+
+
+@audit_app.command("query")
+def audit_query(
+    tenant: Annotated[str | None, typer.Option()] = None,
+    creator: Annotated[
+        str | None, typer.Option(help="The principal that made the request.")
+    ] = None,
+    verdict: Annotated[str | None, typer.Option(help="allow, review or deny.")] = None,
+    template: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
+    decision_id: Annotated[str | None, typer.Option("--decision-id")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    records: Annotated[
+        Path | None, typer.Option(help="An export (JSON lines) instead of the live log.")
+    ] = None,
+) -> None:
+    """Find decisions by tenant, creator, verdict, template, time or id."""
+    settings = _settings()
+    found = _filtered(
+        asyncio.run(_load_records(settings, records)),
+        tenant=tenant,
+        creator=creator,
+        verdict=verdict,
+        template=template,
+        since=since,
+        until=until,
+        decision_id=decision_id,
+    )
+    if as_json:
+        for r in found:
+            typer.echo(r.model_dump_json())
+        return
+    header = ("seq", "time", "type", "tenant", "principal", "verdict", "decision")
+    row = "{:>6}  {:25} {:9} {:10} {:20} {:8} {}"
+    typer.echo(row.format(*header))
+    for r in found:
+        shown = r.result.get("verdict", r.result.get("outcome", "-"))
+        when = r.timestamp.isoformat()[:25]
+        typer.echo(
+            row.format(
+                r.seq or 0,
+                when,
+                r.type.value,
+                r.tenant or "-",
+                r.principal or "-",
+                str(shown),
+                r.decision_id,
+            )
+        )
+    typer.echo(f"{len(found)} record(s)")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+) -> None:
+    """Export the log with its chain fields, so an external tool can re-verify it."""
+    import csv
+
+    if fmt not in ("jsonl", "csv"):
+        typer.secho("--format must be jsonl or csv", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    loaded = asyncio.run(_load_records(_settings(), None))
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        if fmt == "jsonl":
+            for r in loaded:
+                fh.write(r.model_dump_json() + "\n")
+        else:
+            writer = csv.writer(fh)
+            writer.writerow(
+                [
+                    "seq",
+                    "prev_hash",
+                    "hash",
+                    "type",
+                    "decision_id",
+                    "timestamp",
+                    "tenant",
+                    "principal",
+                    "verdict",
+                    "outcome",
+                    "revision",
+                    "record_json",
+                ]
+            )
+            for r in loaded:
+                writer.writerow(
+                    [
+                        r.seq,
+                        r.prev_hash,
+                        r.hash,
+                        r.type.value,
+                        r.decision_id,
+                        r.timestamp.isoformat(),
+                        r.tenant,
+                        r.principal,
+                        r.result.get("verdict"),
+                        r.result.get("outcome"),
+                        r.bundles.get("spawngate", {}).get("revision"),
+                        r.model_dump_json(),
+                    ]
+                )
+    typer.echo(f"{len(loaded)} record(s) written to {out}")
+
+
 def main() -> None:
     app()

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=1, ge=0, le=5)
     llm_cache_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
 
+    # Decision log: HMAC-signed checkpoints of the chain head, so that cutting
+    # off the tail of the log is detectable too. Unset key: no checkpoints.
+    audit_checkpoint_key: SecretStr | None = None
+    audit_checkpoint_every: int = Field(default=100, ge=1)
+
     # Idempotency records are kept this long.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # Pending approval records (the queue of issue 4) are kept at least this long.

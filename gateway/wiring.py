@@ -106,6 +106,12 @@ class Gateway:
             store,
             instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
             spool=settings.data_dir / f"audit-spool-{settings.redis_prefix}.jsonl",
+            checkpoint_key=(
+                settings.audit_checkpoint_key.get_secret_value()
+                if settings.audit_checkpoint_key
+                else None
+            ),
+            checkpoint_every=settings.audit_checkpoint_every,
         )
         approvals = ApprovalStore(store, retention_seconds=settings.approval_ttl_seconds * 2)
         pipeline = Pipeline(
