@@ -66,6 +66,8 @@ SCHEMA_VERSION = 1
 class RecordType(StrEnum):
     DECISION = "decision"
     OUTCOME = "outcome"
+    #: An approver's approve/deny, or an expiry, linked to the original decision.
+    APPROVAL = "approval"
 
 
 class AuditRecord(BaseModel):

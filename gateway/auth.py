@@ -84,6 +84,7 @@ class Authenticator:
             )
             for p in config.principals
         }
+        self._by_id: dict[str, Principal] = {p.id: p for p in self._static.values()}
 
     def _issued_key(self, digest: str) -> str:
         return self._store.key("principal", digest)
@@ -98,6 +99,21 @@ class Authenticator:
         if raw is None:
             raise AuthenticationFailed("unknown API key", stage="authenticate")
         return Principal.model_validate_json(raw)
+
+    async def current(self, principal: Principal) -> Principal:
+        """The principal as it is now: a configured one with its current tools.
+
+        Raises ``AuthenticationFailed`` if it no longer exists in the configuration.
+        Agents the gateway created keep the tools they were granted.
+        """
+        if principal.subject != SPAWNED_AGENT_SUBJECT:
+            found = self._by_id.get(principal.id)
+            if found is None:
+                raise AuthenticationFailed(
+                    f"principal '{principal.id}' no longer exists", stage="authenticate"
+                )
+            return found
+        return principal
 
     async def issue(self, principal: Principal) -> str:
         """Create and store a key for an agent the gateway created; return it once."""

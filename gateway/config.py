@@ -96,6 +96,10 @@ class TenantSettings(_Strict):
     max_cost_per_day: float = Field(default=10.0, ge=0)
     quotas: QuotaSettings = QuotaSettings()
     lineage: LineageLimits = LineageLimits()
+    #: How long a request waits for an approver before it expires (final: denied).
+    approval_timeout_seconds: int = Field(default=24 * 3600, ge=1)
+    #: Hosts a request's callback_url may point at; empty means no callbacks.
+    callback_hosts: tuple[str, ...] = ()
 
 
 class PrincipalKind(StrEnum):

@@ -169,5 +169,8 @@ class QuotaLedger:
         return Reservation(counters=tuple(counters), counts=counts)
 
     async def release(self, reservation: Reservation) -> None:
+        await self.release_keys(tuple(c.key for c in reservation.counters))
+
+    async def release_keys(self, keys: tuple[str, ...]) -> None:
         async with redis_errors(stage="quota"):
-            await self._release(keys=[c.key for c in reservation.counters])
+            await self._release(keys=list(keys))

@@ -26,6 +26,7 @@ from pydantic import JsonValue
 from gateway.approvals import ApprovalRecord, ApprovalState, ApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import Authenticator, Principal
+from gateway.authz import Action, Obj
 from gateway.decision import (
     Decision,
     Outcome,
@@ -35,13 +36,19 @@ from gateway.decision import (
     StageStatus,
     Verdict,
 )
-from gateway.errors import DependencyError, InternalError, NotFound, SpawngateError
+from gateway.errors import (
+    DependencyError,
+    InternalError,
+    NotFound,
+    PermissionDenied,
+    SpawngateError,
+)
 from gateway.idempotency import IdempotencyStore, StoredAnswer, body_fingerprint
 from gateway.pipeline import Pipeline, RunResult, combine
 from gateway.policy.snapshot import PolicyHolder
 from gateway.quotas import QuotaLedger
 from gateway.registry.base import AgentRecord, Registry
-from gateway.request import AgentKind
+from gateway.request import AgentKind, parse_request
 from gateway.stages.context import AdmissionContext
 from gateway.store import RedisStore
 
@@ -277,7 +284,16 @@ class AdmissionService:
             else [],
             policy_revision=decision.revision,
             created_at=now,
-            expires_at=datetime.fromtimestamp(now.timestamp() + self._approval_ttl, UTC),
+            expires_at=datetime.fromtimestamp(
+                now.timestamp() + ctx.need_settings().approval_timeout_seconds, UTC
+            ),
+            principal=ctx.principal.model_dump(mode="json"),
+            # The queued request keeps its quota reservation (the queue cannot be
+            # flooded); these keys let a deny or an expiry give it back.
+            reserved_keys=tuple(c.key for c in ctx.reservation.counters) if ctx.reservation else (),
+            callback_url=str(ctx.request.callback_url)
+            if ctx.request and ctx.request.callback_url
+            else None,
         )
         try:
             await self._approvals.add(record)
@@ -327,6 +343,7 @@ class AdmissionService:
         began: float,
         *,
         extra: tuple[Reason, ...] = (),
+        path: str | None = None,
     ) -> Decision:
         principal = ctx.principal
         if ctx.request is not None:
@@ -341,7 +358,7 @@ class AdmissionService:
         return Decision(
             decision_id=ctx.decision_id,
             timestamp=datetime.now(UTC),
-            path=PATHS[ctx.kind],
+            path=path or PATHS[ctx.kind],
             kind=ctx.kind,
             tenant=principal.tenant if principal else None,
             principal=principal.id if principal else None,
@@ -442,17 +459,118 @@ class AdmissionService:
             headers.update(error.headers())
         return Answer(decision.status_code, body, headers)
 
+    # -- approval re-check -------------------------------------------------
+
+    async def recheck_and_create(self, record: ApprovalRecord, *, approver: str) -> Answer:
+        """Run every check again as the creator, under the current policy, then create.
+
+        The approver decided the review reasons; a deny from any check now (a
+        new revision, the creator's current tools, quotas, a taken name) still
+        wins, and nothing is created.
+        """
+        began = time.perf_counter()
+        kind = AgentKind(record.kind)
+        ctx = AdmissionContext(
+            kind=kind,
+            raw_body=record.request,
+            authorization=None,
+            decision_id="dec_" + uuid.uuid4().hex,
+            policy=self._policy.current,
+        )
+        front: tuple[StageResult, ...] = ()
+        try:
+            ctx.request = parse_request(kind, record.request)
+            ctx.principal = await self._auth.current(Principal.model_validate(record.principal))
+            front = (
+                StageResult(
+                    stage=StageName.VALIDATE, status=StageStatus.PASS, facts={"via": "approval"}
+                ),
+                StageResult(
+                    stage=StageName.AUTHENTICATE,
+                    status=StageStatus.PASS,
+                    facts={
+                        "principal": ctx.principal.id,
+                        "approved_by": approver,
+                        "approval_id": record.id,
+                    },
+                ),
+            )
+        except SpawngateError as exc:
+            front = (
+                StageResult(
+                    stage=StageName.AUTHENTICATE,
+                    status=StageStatus.DENY,
+                    reasons=(
+                        Reason(stage=StageName.AUTHENTICATE, code=exc.code, message=exc.reason),
+                    ),
+                ),
+            )
+        run = await self._pipeline.run(
+            ctx, start=StageName.FEATURE, stop=StageName.DANGER, previous=front
+        )
+        denied = any(r.status in (StageStatus.DENY, StageStatus.ERROR) for r in run.results)
+        results = run.results
+        if denied:
+            await self._release(ctx)
+            outcome = Outcome.FAILED if isinstance(run.error, DependencyError) else Outcome.DENIED
+            decision = self._decision(
+                ctx, results, Verdict.DENY, outcome, run.error, began, path="spawngate/approve"
+            )
+            await self._audit.append(self._audit.decision_record(decision))
+            return self._answer(decision, run.error)
+        decision = self._decision(
+            ctx, results, Verdict.ALLOW, Outcome.ALLOWED, None, began, path="spawngate/approve"
+        )
+        await self._audit.append(self._audit.decision_record(decision))
+        return await self._create(ctx, decision, run, began)
+
+    async def release_keys(self, keys: tuple[str, ...]) -> None:
+        """Give back a queued request's reservation (on deny or expiry)."""
+        if keys:
+            await self._ledger.release_keys(keys)
+
     # -- reads -------------------------------------------------------------
 
     async def authenticate(self, authorization: str | None) -> Principal:
         return await self._auth.authenticate(authorization)
 
-    async def request_status(self, principal: Principal, request_id: str) -> ApprovalRecord:
-        record = await self._approvals.get(request_id)
-        # Another tenant's request is as invisible as a missing one.
-        if record is None or record.tenant != principal.tenant:
-            raise NotFound(f"no request '{request_id}' in tenant '{principal.tenant}'")
-        return record
+    async def decisions(
+        self,
+        principal: Principal,
+        *,
+        creator: str | None,
+        verdict: str | None,
+        decision_id: str | None,
+        since: str | None,
+        until: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Decision-log records of the caller's tenant, for auditors (Casbin decision/read)."""
+        allowed = self._policy.current.authorizer.check(
+            principal.subject, principal.tenant, Obj.DECISION, Action.READ
+        )
+        if not allowed.allowed:
+            raise PermissionDenied(
+                f"'{principal.id}' may not read decisions in tenant '{principal.tenant}'",
+                code="not_an_auditor",
+            )
+        out: list[dict[str, Any]] = []
+        for record in reversed(await self._audit.read()):
+            if record.tenant != principal.tenant:
+                continue
+            if creator and record.principal != creator:
+                continue
+            if verdict and record.result.get("verdict") != verdict:
+                continue
+            if decision_id and record.decision_id != decision_id:
+                continue
+            stamp = record.timestamp.isoformat()
+            if (since and stamp < since) or (until and stamp > until):
+                continue
+            out.append(record.model_dump(mode="json"))
+            if len(out) >= limit:
+                break
+        return out
 
     async def get_agent(self, principal: Principal, name: str) -> AgentRecord:
         record = await self._registry.get(principal.tenant, name)

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     audit_checkpoint_key: SecretStr | None = None
     audit_checkpoint_every: int = Field(default=100, ge=1)
 
+    #: How often expired approval requests are swept (they also expire when read); 0 = off.
+    approval_sweep_seconds: float = Field(default=15.0, ge=0)
+    #: Key for the HMAC-SHA256 signature on approval webhooks (X-Spawngate-Signature).
+    webhook_secret: SecretStr | None = None
+
     # Idempotency records are kept this long.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # Pending approval records (the queue of issue 4) are kept at least this long.

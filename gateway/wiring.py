@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import openai
 
+from gateway.approval_service import ApprovalService
 from gateway.approvals import ApprovalStore
 from gateway.audit import AuditLog
 from gateway.auth import Authenticator
@@ -39,6 +40,7 @@ from gateway.stages.quota import QuotaStage
 from gateway.stages.template import TemplateStage
 from gateway.store import RedisStore
 from gateway.templates import TemplateCatalog
+from gateway.webhooks import Notifier
 
 __all__ = ["Gateway", "build_reviewer", "build_scorer"]
 
@@ -85,6 +87,8 @@ class Gateway:
     audit: AuditLog
     approvals: ApprovalStore
     service: AdmissionService
+    approvals_service: ApprovalService
+    notifier: Notifier
 
     @classmethod
     def start(
@@ -140,8 +144,16 @@ class Gateway:
             store=store,
             approval_ttl_seconds=settings.approval_ttl_seconds,
         )
+        notifier = Notifier(
+            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        )
+        approvals_service = ApprovalService(
+            approvals=approvals, admission=service, audit=audit, policy=policy, notifier=notifier
+        )
         return cls(
             settings=settings,
+            approvals_service=approvals_service,
+            notifier=notifier,
             config=config,
             store=store,
             policy=policy,
@@ -161,6 +173,7 @@ class Gateway:
         return self.policy.current.catalog
 
     async def aclose(self) -> None:
+        await self.notifier.aclose()
         await self.policy.aclose()
         await self.registry.aclose()
         await self.store.aclose()

@@ -28,6 +28,9 @@ DEMO = {
     "analyst": "sg_demo_acme_analyst",
     "intern": "sg_demo_acme_intern",
     "alice": "sg_demo_alice",
+    "bob": "sg_demo_bob",
+    "carol": "sg_demo_carol",
+    "gina": "sg_demo_gina",
     "globex": "sg_demo_globex_orchestrator",
     "initech": "sg_demo_initech_orchestrator",
 }

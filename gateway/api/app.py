@@ -17,7 +17,9 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.approval_service import ApprovalService
 from gateway.approvals import ApprovalRecord
 from gateway.errors import FieldProblem, InvalidRequest, SpawngateError
 from gateway.registry.base import AgentRecord
@@ -32,6 +34,12 @@ logger = logging.getLogger("spawngate.api")
 
 #: Bodies above this size are refused before parsing.
 MAX_BODY_BYTES = 256 * 1024
+
+
+class ApproverNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2000)
 
 
 def _json(answer: Answer) -> JSONResponse:
@@ -95,16 +103,22 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gw = gateway or Gateway.start(settings or Settings())
         app.state.gateway = gw
-        watcher = None
+        background = []
         if owned and gw.settings.policy_reload_seconds > 0:
-            watcher = asyncio.create_task(gw.policy.watch(gw.settings.policy_reload_seconds))
+            background.append(
+                asyncio.create_task(gw.policy.watch(gw.settings.policy_reload_seconds))
+            )
+        if owned and gw.settings.approval_sweep_seconds > 0:
+            background.append(
+                asyncio.create_task(gw.approvals_service.sweep(gw.settings.approval_sweep_seconds))
+            )
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
             if owned:
                 await gw.aclose()
                 gw.store.shutdown_embedded()
@@ -163,13 +177,91 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     ) -> JSONResponse:
         return await create(AgentKind.SME, request, authorization, idempotency_key)
 
+    def approvals(request: Request) -> ApprovalService:
+        gw: Gateway = request.app.state.gateway
+        return gw.approvals_service
+
     @app.get("/v1/requests/{request_id}", tags=["admission"], summary="Status of a queued request")
     async def request_status(
+        request_id: str,
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        wait: Annotated[
+            float, Query(ge=0, le=60, description="Seconds to wait for a final state")
+        ] = 0,
+    ) -> ApprovalRecord:
+        principal = await service(request).authenticate(authorization)
+        return await approvals(request).status(principal, request_id, wait=wait)
+
+    @app.get(
+        "/v1/approvals", tags=["approvals"], summary="Pending requests of your tenant (approvers)"
+    )
+    async def list_approvals(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> list[ApprovalRecord]:
+        principal = await service(request).authenticate(authorization)
+        return await approvals(request).list_pending(principal)
+
+    @app.get("/v1/approvals/{request_id}", tags=["approvals"], summary="One request (approvers)")
+    async def show_approval(
         request_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> ApprovalRecord:
+        principal = await service(request).authenticate(authorization)
+        return await approvals(request).show(principal, request_id)
+
+    @app.post(
+        "/v1/approvals/{request_id}/approve",
+        tags=["approvals"],
+        summary="Approve (then re-check and create)",
+    )
+    async def approve(
+        request_id: str,
+        request: Request,
+        decision: ApproverNote | None = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        principal = await service(request).authenticate(authorization)
+        record, answer = await approvals(request).approve(
+            principal, request_id, decision.note if decision else None
+        )
+        return {"request": record.model_dump(mode="json"), "decision": answer}
+
+    @app.post("/v1/approvals/{request_id}/deny", tags=["approvals"], summary="Deny")
+    async def deny(
+        request_id: str,
+        request: Request,
+        decision: ApproverNote | None = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> ApprovalRecord:
+        principal = await service(request).authenticate(authorization)
+        return await approvals(request).deny(
+            principal, request_id, decision.note if decision else None
+        )
+
+    @app.get(
+        "/v1/decisions", tags=["audit"], summary="Decision log records of your tenant (auditors)"
+    )
+    async def decisions(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        creator: Annotated[str | None, Query()] = None,
+        verdict: Annotated[str | None, Query(pattern="^(allow|review|deny)$")] = None,
+        decision_id: Annotated[str | None, Query()] = None,
+        since: Annotated[str | None, Query()] = None,
+        until: Annotated[str | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
         svc = service(request)
         principal = await svc.authenticate(authorization)
-        return await svc.request_status(principal, request_id)
+        return await svc.decisions(
+            principal,
+            creator=creator,
+            verdict=verdict,
+            decision_id=decision_id,
+            since=since,
+            until=until,
+            limit=limit,
+        )
 
     @app.get(
         "/v1/agents", tags=["registry"], summary="Find agents in your tenant before creating one"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.authz import Action, Obj
 from gateway.config import GatewayConfig
 from gateway.decision import StageName, StageStatus
-from gateway.errors import PermissionDenied
+from gateway.errors import FieldProblem, InvalidRequest, PermissionDenied
 from gateway.pipeline import StageOutcome
 from gateway.request import AgentKind
 from gateway.stages.context import AdmissionContext
@@ -28,6 +28,16 @@ class FeatureStage:
                 f"agent self-service is disabled for tenant '{principal.tenant}'; "
                 "an administrator must enable it in the tenant settings",
                 code="feature_disabled",
+            )
+        callback = ctx.request.callback_url if ctx.request is not None else None
+        if callback is not None and callback.host not in settings.callback_hosts:
+            allowed = ", ".join(settings.callback_hosts) or "none"
+            raise InvalidRequest(
+                f"callback_url host '{callback.host}' is not allowed for tenant "
+                f"'{principal.tenant}' (allowed: {allowed})",
+                problems=[FieldProblem("callback_url", "host not in the tenant's callback_hosts")],
+                code="callback_not_allowed",
+                stage="feature",
             )
         return StageOutcome(
             StageStatus.PASS,

@@ -1,0 +1,71 @@
+"""Signed webhooks: the final outcome of a queued request, POSTed to its callback_url.
+
+The body is JSON; ``X-Spawngate-Signature: sha256=<hex>`` is the HMAC-SHA256 of
+the exact body bytes with the gateway's ``SPAWNGATE_WEBHOOK_SECRET``, so the
+receiver can check that the gateway sent it. Delivery is retried with backoff
+in the background; it never holds up the approver's answer. Without a secret
+nothing is sent (an unsigned callback could be forged by anyone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+import httpx
+
+__all__ = ["Notifier", "signature"]
+
+logger = logging.getLogger("spawngate.webhooks")
+SIGNATURE_HEADER = "X-Spawngate-Signature"
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Notifier:
+    def __init__(self, secret: str | None, *, attempts: int = 4, timeout: float = 3.0) -> None:
+        self._secret = secret
+        self._attempts = attempts
+        self._client = httpx.AsyncClient(timeout=timeout)
+        self._tasks: set[asyncio.Task[bool]] = set()
+
+    def notify(self, url: str | None, payload: dict[str, Any]) -> asyncio.Task[bool] | None:
+        if url is None:
+            return None
+        if self._secret is None:
+            logger.warning("callback to %s not sent: no SPAWNGATE_WEBHOOK_SECRET to sign it", url)
+            return None
+        task = asyncio.create_task(self._deliver(url, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _deliver(self, url: str, payload: dict[str, Any]) -> bool:
+        assert self._secret is not None
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: signature(self._secret, body),
+        }
+        for attempt in range(self._attempts):
+            try:
+                response = await self._client.post(url, content=body, headers=headers)
+                if response.status_code < 300:
+                    return True
+                logger.warning("callback %s answered %s", url, response.status_code)
+            except httpx.HTTPError as exc:
+                logger.warning("callback %s failed: %s", url, exc)
+            await asyncio.sleep(0.2 * 2**attempt)
+        logger.error("callback %s given up after %d attempts", url, self._attempts)
+        return False
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        await self._client.aclose()
