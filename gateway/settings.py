@@ -101,6 +101,9 @@ class Settings(BaseSettings):
 
     #: How often expired approval requests are swept (they also expire when read); 0 = off.
     approval_sweep_seconds: float = Field(default=15.0, ge=0)
+    #: Ship the decision log to this URL (OPA decision-log upload format); unset = off.
+    decision_log_sink_url: str | None = None
+    decision_log_ship_seconds: float = Field(default=1.0, gt=0)
     #: Key for the HMAC-SHA256 signature on approval webhooks (X-Spawngate-Signature).
     webhook_secret: SecretStr | None = None
 

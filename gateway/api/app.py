@@ -26,6 +26,7 @@ from gateway.registry.base import AgentRecord
 from gateway.request import AgentKind, AgentRequest, MalformedBody, SmeRequest
 from gateway.service import AdmissionService, Answer
 from gateway.settings import Settings
+from gateway.shipping import Shipper
 from gateway.wiring import Gateway
 
 __all__ = ["create_app"]
@@ -108,6 +109,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             background.append(
                 asyncio.create_task(gw.policy.watch(gw.settings.policy_reload_seconds))
             )
+        shipper = None
+        if owned and gw.settings.decision_log_sink_url:
+            shipper = Shipper(gw.store, gw.settings.decision_log_sink_url)
+            background.append(
+                asyncio.create_task(shipper.run(gw.settings.decision_log_ship_seconds))
+            )
         if owned and gw.settings.approval_sweep_seconds > 0:
             background.append(
                 asyncio.create_task(gw.approvals_service.sweep(gw.settings.approval_sweep_seconds))
@@ -119,6 +126,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if shipper is not None:
+                await shipper.aclose()
             if owned:
                 await gw.aclose()
                 gw.store.shutdown_embedded()
