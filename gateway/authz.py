@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import casbin
+from casbin.util import key_match
 
 __all__ = ["Action", "Authorizer", "AuthzResult", "Obj"]
 
@@ -40,6 +41,9 @@ class Authorizer:
             if not f.is_file():
                 raise ValueError(f"Casbin file missing: {f}")
         self._enforcer = casbin.Enforcer(str(model), str(policy))
+        # A role granted in tenant "*" holds in every tenant (e.g. a global auditor);
+        # any other tenant name matches only itself.
+        self._enforcer.add_named_domain_matching_func("g", key_match)
         # An answer depends only on the files this instance loaded (a policy
         # change builds a new Authorizer), so it can be remembered: principals
         # x tenants x 4 objects x 3 actions is small.

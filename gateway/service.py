@@ -538,6 +538,7 @@ class AdmissionService:
         self,
         principal: Principal,
         *,
+        tenant: str | None = None,
         creator: str | None,
         verdict: str | None,
         decision_id: str | None,
@@ -545,18 +546,23 @@ class AdmissionService:
         until: str | None,
         limit: int,
     ) -> list[dict[str, Any]]:
-        """Decision-log records of the caller's tenant, for auditors (Casbin decision/read)."""
+        """Decision-log records of one tenant (the caller's by default), for auditors.
+
+        Casbin decides per tenant: an auditor of its own tenant, or a role granted
+        in every tenant ("*"), may read another tenant's records.
+        """
+        tenant = tenant or principal.tenant
         allowed = self._policy.current.authorizer.check(
-            principal.subject, principal.tenant, Obj.DECISION, Action.READ
+            principal.subject, tenant, Obj.DECISION, Action.READ
         )
         if not allowed.allowed:
             raise PermissionDenied(
-                f"'{principal.id}' may not read decisions in tenant '{principal.tenant}'",
+                f"'{principal.id}' may not read decisions in tenant '{tenant}'",
                 code="not_an_auditor",
             )
         out: list[dict[str, Any]] = []
         for record in reversed(await self._audit.read()):
-            if record.tenant != principal.tenant:
+            if record.tenant != tenant:
                 continue
             if creator and record.principal != creator:
                 continue

@@ -31,6 +31,7 @@ DEMO = {
     "bob": "sg_demo_bob",
     "carol": "sg_demo_carol",
     "gina": "sg_demo_gina",
+    "root-auditor": "sg_demo_root_auditor",
     "globex": "sg_demo_globex_orchestrator",
     "initech": "sg_demo_initech_orchestrator",
 }

@@ -253,6 +253,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def decisions(
         request: Request,
         authorization: Annotated[str | None, Header()] = None,
+        tenant: Annotated[str | None, Query(description="Default: your own")] = None,
         creator: Annotated[str | None, Query()] = None,
         verdict: Annotated[str | None, Query(pattern="^(allow|review|deny)$")] = None,
         decision_id: Annotated[str | None, Query()] = None,
@@ -264,6 +265,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         principal = await svc.authenticate(authorization)
         return await svc.decisions(
             principal,
+            tenant=tenant,
             creator=creator,
             verdict=verdict,
             decision_id=decision_id,

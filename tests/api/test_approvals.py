@@ -295,3 +295,18 @@ async def test_auditors_read_their_tenants_decisions(gw: Gateway) -> None:
             "name"
         ] == "audited"
         assert (await c.get("/v1/decisions", headers=bearer("orchestrator"))).status_code == 403
+
+
+async def test_a_global_auditor_reads_other_tenants_and_a_tenant_auditor_does_not(
+    gw: Gateway,
+) -> None:
+    async with client_for(gw) as c:
+        await c.post(
+            "/v1/create_sme", json={"name": "g-sme", "expertise": "x"}, headers=bearer("globex")
+        )
+        mine = await c.get(
+            "/v1/decisions", params={"tenant": "globex"}, headers=bearer("root-auditor")
+        )
+        assert mine.status_code == 200 and {d["tenant"] for d in mine.json()} == {"globex"}
+        theirs = await c.get("/v1/decisions", params={"tenant": "globex"}, headers=bearer("bob"))
+        assert theirs.status_code == 403

@@ -27,6 +27,8 @@ TABLE = [
     ("carol", "acme", Obj.AGENT, Action.CREATE, True),
     ("carol", "globex", Obj.DECISION, Action.READ, False),
     ("gina", "globex", Obj.APPROVAL, Action.DECIDE, True),
+    ("root-auditor", "globex", Obj.DECISION, Action.READ, True),  # role granted in "*"
+    ("root-auditor", "initech", Obj.APPROVAL, Action.DECIDE, False),
     ("acme-intern", "acme", Obj.AGENT, Action.CREATE, False),  # known principal, no role
     ("mallory", "acme", Obj.AGENT, Action.CREATE, False),  # unknown subject
     ("acme-orchestrator", "nowhere", Obj.AGENT, Action.CREATE, False),  # unknown tenant
