@@ -39,6 +39,8 @@ DEMO_KEYS = {
     "globex-orchestrator (globex, auto-approve rules)": "sg_demo_globex_orchestrator",
     "alice (acme approver)": "sg_demo_alice",
     "bob (acme auditor)": "sg_demo_bob",
+    "carol (acme admin)": "sg_demo_carol",
+    "root-auditor (auditor in every tenant)": "sg_demo_root_auditor",
 }
 
 
