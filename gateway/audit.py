@@ -55,6 +55,7 @@ __all__ = [
     "RecordType",
     "chain",
     "record_hash",
+    "select_records",
     "sign_checkpoint",
     "verify_chain",
 ]
@@ -162,6 +163,33 @@ def chain(records: Sequence[AuditRecord], head: ChainHead) -> list[AuditRecord]:
 def sign_checkpoint(head: ChainHead, key: str) -> dict[str, Any]:
     mac = hmac.new(key.encode(), f"{head.seq}:{head.hash}".encode(), hashlib.sha256).hexdigest()
     return {"seq": head.seq, "hash": head.hash, "at": datetime.now(UTC).isoformat(), "hmac": mac}
+
+
+def select_records(
+    records: Iterable[AuditRecord],
+    *,
+    tenant: str | None = None,
+    creator: str | None = None,
+    verdict: str | None = None,
+    template: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    decision_id: str | None = None,
+) -> Iterable[AuditRecord]:
+    """The records matching every filter given (times are ISO strings, inclusive)."""
+    for r in records:
+        stamp = r.timestamp.isoformat()
+        if (
+            (tenant and r.tenant != tenant)
+            or (creator and r.principal != creator)
+            or (verdict and r.result.get("verdict") != verdict)
+            or (template and r.input.get("template", "default") != template)
+            or (since and stamp < since)
+            or (until and stamp > until)
+            or (decision_id and r.decision_id != decision_id)
+        ):
+            continue
+        yield r
 
 
 @dataclass(frozen=True, slots=True)

@@ -502,36 +502,6 @@ audit_app = typer.Typer(help="Decision log tools for auditors.", no_args_is_help
 app.add_typer(audit_app, name="audit")
 
 
-def _filtered(
-    records: list[AuditRecord],
-    *,
-    tenant: str | None,
-    creator: str | None,
-    verdict: str | None,
-    template: str | None,
-    since: str | None,
-    until: str | None,
-    decision_id: str | None,
-) -> list[AuditRecord]:
-    out = []
-    for r in records:
-        if tenant and r.tenant != tenant:
-            continue
-        if creator and r.principal != creator:
-            continue
-        if verdict and r.result.get("verdict") != verdict:
-            continue
-        if template and r.input.get("template", "default") != template:
-            continue
-        stamp = r.timestamp.isoformat()
-        if (since and stamp < since) or (until and stamp > until):
-            continue
-        if decision_id and r.decision_id != decision_id:
-            continue
-        out.append(r)
-    return out
-
-
 @audit_app.command("verify")
 def audit_verify(
     records: Annotated[
@@ -590,15 +560,19 @@ def audit_query(
 ) -> None:
     """Find decisions by tenant, creator, verdict, template, time or id."""
     settings = _settings()
-    found = _filtered(
-        asyncio.run(_load_records(settings, records)),
-        tenant=tenant,
-        creator=creator,
-        verdict=verdict,
-        template=template,
-        since=since,
-        until=until,
-        decision_id=decision_id,
+    from gateway.audit import select_records
+
+    found = list(
+        select_records(
+            asyncio.run(_load_records(settings, records)),
+            tenant=tenant,
+            creator=creator,
+            verdict=verdict,
+            template=template,
+            since=since,
+            until=until,
+            decision_id=decision_id,
+        )
     )
     if as_json:
         for r in found:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from gateway.approvals import ApprovalRecord, ApprovalState, ApprovalStore
-from gateway.audit import AuditLog
+from gateway.audit import AuditLog, select_records
 from gateway.auth import Authenticator, Principal
 from gateway.authz import Action, Obj
 from gateway.decision import (
@@ -560,23 +560,19 @@ class AdmissionService:
                 f"'{principal.id}' may not read decisions in tenant '{tenant}'",
                 code="not_an_auditor",
             )
-        out: list[dict[str, Any]] = []
-        for record in reversed(await self._audit.read()):
-            if record.tenant != tenant:
-                continue
-            if creator and record.principal != creator:
-                continue
-            if verdict and record.result.get("verdict") != verdict:
-                continue
-            if decision_id and record.decision_id != decision_id:
-                continue
-            stamp = record.timestamp.isoformat()
-            if (since and stamp < since) or (until and stamp > until):
-                continue
-            out.append(record.model_dump(mode="json"))
-            if len(out) >= limit:
-                break
-        return out
+        selected = select_records(
+            reversed(await self._audit.read()),
+            tenant=tenant,
+            creator=creator,
+            verdict=verdict,
+            decision_id=decision_id,
+            since=since,
+            until=until,
+        )
+        return [
+            record.model_dump(mode="json")
+            for record, _ in zip(selected, range(limit), strict=False)
+        ]
 
     async def get_agent(self, principal: Principal, name: str) -> AgentRecord:
         record = await self._registry.get(principal.tenant, name)

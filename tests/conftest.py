@@ -38,6 +38,19 @@ DEMO = {
 
 _prefixes = itertools.count()
 
+#: Tenant settings whose quotas and lineage limits never get in a load test's way.
+ROOMY_CONFIG = """tenants:
+  acme:
+    enabled: true
+    quotas:
+      per_agent: {per_minute: 100000, per_hour: 100000, per_day: 100000}
+      per_tenant: {per_minute: 100000, per_hour: 100000, per_day: 100000}
+      max_active_agents: 100000
+    lineage: {max_depth: 3, max_descendants_per_root: 100000, root_spawns_per_minute: 100000}
+  globex: {}
+  initech: {}
+"""
+
 
 def bearer(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {DEMO.get(who, who)}"}

@@ -13,19 +13,8 @@ import pytest
 
 from gateway.audit import AuditRecord, ChainHead, chain, verify_chain
 from gateway.wiring import Gateway
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
 
-ROOMY = """tenants:
-  acme:
-    enabled: true
-    quotas:
-      per_agent: {per_minute: 100000, per_hour: 100000, per_day: 100000}
-      per_tenant: {per_minute: 100000, per_hour: 100000, per_day: 100000}
-      max_active_agents: 100000
-    lineage: {max_depth: 3, max_descendants_per_root: 100000, root_spawns_per_minute: 100000}
-  globex: {}
-  initech: {}
-"""
 KEY = "checkpoint-test-key"
 
 
@@ -44,7 +33,7 @@ async def test_thousand_concurrent_decisions_from_two_replicas_form_one_chain(
     tmp_path: Path, make_settings: Any
 ) -> None:
     settings = make_settings(
-        config_file=write_config(tmp_path, ROOMY),
+        config_file=write_config(tmp_path, ROOMY_CONFIG),
         audit_checkpoint_key=KEY,
         audit_checkpoint_every=50,
     )

@@ -13,19 +13,7 @@ import httpx
 from gateway.audit import RecordType
 from gateway.settings import PROJECT_ROOT
 from gateway.wiring import Gateway
-from tests.conftest import bearer, client_for, write_config
-
-ROOMY = """tenants:
-  acme:
-    enabled: true
-    quotas:
-      per_agent: {per_minute: 100000, per_hour: 100000, per_day: 100000}
-      per_tenant: {per_minute: 100000, per_hour: 100000, per_day: 100000}
-      max_active_agents: 100000
-    lineage: {max_depth: 3, max_descendants_per_root: 100000, root_spawns_per_minute: 100000}
-  globex: {}
-  initech: {}
-"""
+from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
 
 
 def copy_tree(tmp_path: Path) -> tuple[Path, Path]:
@@ -45,7 +33,9 @@ def set_ceiling(policies: Path, value: int) -> None:
 async def test_reload_under_load_never_mixes_revisions(tmp_path: Path, make_settings: Any) -> None:
     policies, templates = copy_tree(tmp_path)
     settings = make_settings(
-        policies_dir=policies, templates_dir=templates, config_file=write_config(tmp_path, ROOMY)
+        policies_dir=policies,
+        templates_dir=templates,
+        config_file=write_config(tmp_path, ROOMY_CONFIG),
     )
     gw = Gateway.start(settings)
     before = gw.policy.current.revision
