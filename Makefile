@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve test lint bench soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: lint
 	$(VENV)/bin/spawngate policy check
 	$(VENV)/bin/spawngate policy test
 	$(PY) -m pytest
+
+# The fault suite at length: more rounds of Redis kills and freezes, gateway
+# kill -9 and upstream faults, plus a mixed run (about 10-20 minutes).
+soak: install
+	SPAWNGATE_SOAK=1 $(PY) -m pytest tests/faults --timeout 1800
 
 bench: install
 	$(PY) bench/bench_admission.py

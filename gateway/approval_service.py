@@ -8,31 +8,61 @@ Rules, all enforced here (not in the fronts):
 - a request leaves ``pending`` exactly once (atomic transition): approving twice,
   or approving a denied or expired request, is a 409;
 - an expired request is final ("approval timed out") and never created later;
-- approving re-runs every check under the current policy before creating.
-Every approve, deny and expiry is an audit record linked to the original decision.
+- approving re-runs every check under the current policy before creating;
+- an approval cannot get stuck: it runs under a lease (``approving``) and a
+  gateway that dies mid-way leaves it to be completed or rolled back by the
+  next start or sweep (an audit record says which); the registry record carries
+  the attempt's decision id, so a resumed approval never creates twice;
+- the API key of a created agent that may spawn agents goes to the creator on
+  its own status poll, once; never to the approver.
+Every approve, deny, expiry and recovery is an audit record linked to the
+original decision.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.approvals import ApprovalRecord, ApprovalState, ApprovalStore
+from gateway.approvals import (
+    HALF_DONE,
+    ApprovalRecord,
+    ApprovalState,
+    ApprovalStore,
+    CredentialState,
+)
 from gateway.audit import AuditLog, AuditRecord, RecordType
 from gateway.auth import Principal
 from gateway.authz import Action, Obj
 from gateway.decision import Reason, StageName
-from gateway.errors import Conflict, NotFound, PermissionDenied
+from gateway.errors import (
+    Conflict,
+    DependencyError,
+    NotFound,
+    PermissionDenied,
+    SpawngateError,
+)
 from gateway.policy.snapshot import PolicyHolder
+from gateway.registry.base import AgentRecord
 from gateway.service import AdmissionService
+from gateway.stages.create import SPAWNING_TOOLS
 from gateway.webhooks import Notifier
 
 __all__ = ["ApprovalService"]
 
+logger = logging.getLogger("spawngate.approvals")
+
 #: Longest a requester may wait on GET /v1/requests/{id}?wait=...
 MAX_WAIT_SECONDS = 60.0
+
+
+def _credential(tools: object) -> CredentialState | None:
+    spawns = isinstance(tools, (list, tuple)) and bool(SPAWNING_TOOLS & set(tools))
+    return CredentialState.PENDING if spawns else None
 
 
 class ApprovalService:
@@ -44,7 +74,9 @@ class ApprovalService:
         audit: AuditLog,
         policy: PolicyHolder,
         notifier: Notifier,
+        lease_seconds: float = 60.0,
     ) -> None:
+        self._lease = lease_seconds
         self._approvals = approvals
         self._admission = admission
         self._audit = audit
@@ -102,41 +134,186 @@ class ApprovalService:
                 stage="approval",
             )
         self._pending_or_conflict(record)
-        approved = record.model_copy(
+        attempt = "dec_" + uuid.uuid4().hex
+        approving = record.model_copy(
             update={
-                "state": ApprovalState.APPROVED,
+                "state": ApprovalState.APPROVING,
                 "decided_by": principal.id,
                 "decided_at": datetime.now(UTC),
                 "note": note,
+                "attempt": attempt,
+                "attempts": (attempt,),
+                "lease_until": self._lease_end(),
             }
         )
-        await self._approvals.transition(record, approved)
-        await self._audit.append(self._record(approved, "approved", principal.id, note))
+        await self._approvals.transition(record, approving)
+        await self._audit.append(self._record(approving, "approved", principal.id, note))
         await self._admission.release_keys(record.reserved_keys)
-        answer = await self._admission.recheck_and_create(approved, approver=principal.id)
+        final, answer = await self._settle(approving)
+        await self._finish(approving, final)
+        # The new agent's key, if any, is the creator's: it collects it by polling.
+        answer.pop("agent_api_key", None)
+        return final, answer
+
+    async def _settle(self, approving: ApprovalRecord) -> tuple[ApprovalRecord, dict[str, Any]]:
+        """Re-check and create as ``approving.attempt``; the final state to move to."""
+        answer = await self._admission.recheck_and_create(
+            approving, approver=approving.decided_by or "", decision_id=approving.attempt
+        )
         if answer.status_code == 201:
-            final = approved.model_copy(
-                update={"state": ApprovalState.CREATED, "agent_id": answer.body["agent"]["id"]}
-            )
+            agent = answer.body["agent"]
+            final = self._created(approving, agent["id"], agent.get("tools"))
+        elif (earlier := await self._earlier_agent(approving, answer.body)) is not None:
+            # The name is taken by this very approval: an attempt that was taken
+            # over (it outlived its lease) created it after all.
+            final = self._created(approving, earlier.id, earlier.tools)
         else:
             reasons = tuple(Reason.model_validate(r) for r in answer.body.get("reasons", []))
-            final = approved.model_copy(
-                update={
-                    "state": ApprovalState.DENIED,
-                    "outcome_reasons": (
-                        Reason(
-                            stage=StageName.APPROVAL,
-                            code="denied_on_recheck",
-                            message="approved, but current policy refused it on re-check; "
-                            "nothing was created",
-                        ),
-                        *reasons,
-                    ),
-                }
-            )
-        await self._approvals.transition(approved, final)
-        self._notify(final)
+            final = self._rolled_back(approving, reasons)
         return final, answer.body
+
+    @staticmethod
+    def _created(approving: ApprovalRecord, agent_id: str, tools: object) -> ApprovalRecord:
+        return approving.model_copy(
+            update={
+                "state": ApprovalState.CREATED,
+                "agent_id": agent_id,
+                "credential": _credential(tools),
+                "lease_until": None,
+            }
+        )
+
+    async def _earlier_agent(
+        self, approving: ApprovalRecord, answer: dict[str, Any]
+    ) -> AgentRecord | None:
+        error = answer.get("error")
+        if not isinstance(error, dict) or error.get("code") != "duplicate_agent":
+            return None
+        agent = await self._admission.find_agent(
+            approving.tenant, str(approving.request.get("name"))
+        )
+        return agent if agent is not None and self._made_by(approving, agent) else None
+
+    @staticmethod
+    def _rolled_back(approving: ApprovalRecord, reasons: tuple[Reason, ...]) -> ApprovalRecord:
+        return approving.model_copy(
+            update={
+                "state": ApprovalState.DENIED,
+                "lease_until": None,
+                "outcome_reasons": (
+                    Reason(
+                        stage=StageName.APPROVAL,
+                        code="denied_on_recheck",
+                        message="approved, but current policy refused it on re-check; "
+                        "nothing was created",
+                    ),
+                    *reasons,
+                ),
+            }
+        )
+
+    async def _finish(self, approving: ApprovalRecord, final: ApprovalRecord) -> None:
+        # Fenced by the attempt: if this attempt was taken over (its lease ran
+        # out), the taker finishes the approval and this transition is refused.
+        await self._approvals.transition(approving, final, fence="attempt")
+        self._notify(final)
+
+    def _lease_end(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._lease)
+
+    # -- recovery of half-done approvals ------------------------------------
+
+    async def recover_due(self, *, everywhere: bool = False) -> int:
+        """Complete or roll back every approval whose lease ended; return how many."""
+        count = 0
+        for approval_id in await self._approvals.half_done(everywhere=everywhere):
+            try:
+                recovered = await self.recover(approval_id)
+            except SpawngateError:
+                # Left half-done under a new lease: the next sweep tries again.
+                logger.exception("could not recover approval %s yet", approval_id)
+                continue
+            count += recovered is not None
+        return count
+
+    async def recover(self, approval_id: str) -> ApprovalRecord | None:
+        """Take over one half-done approval (if its lease ended) and finish it."""
+        record = await self._approvals.get(approval_id)
+        if record is None or record.state not in HALF_DONE:
+            return None
+        if record.lease_until is not None and record.lease_until > datetime.now(UTC):
+            return None
+        attempt = "dec_" + uuid.uuid4().hex
+        taking = record.model_copy(
+            update={
+                "state": ApprovalState.APPROVING,
+                "attempt": attempt,
+                "attempts": (*record.attempts, attempt),
+                "lease_until": self._lease_end(),
+            }
+        )
+        try:
+            await self._approvals.transition(record, taking, fence="attempt")
+        except Conflict:
+            return None  # another gateway took it over first
+        agent = await self._admission.find_agent(record.tenant, str(record.request.get("name")))
+        if agent is not None and self._made_by(record, agent):
+            final = self._created(taking, agent.id, agent.tools)
+        else:
+            final, _ = await self._settle(taking)
+        action = (
+            "completed_on_recovery"
+            if final.state is ApprovalState.CREATED
+            else "rolled_back_on_recovery"
+        )
+        logger.warning("approval %s was half-done: %s", record.id, action)
+        # Recorded before the final state: a gateway that dies in between leaves
+        # the approval half-done again, and the next recovery records it again.
+        await self._audit.append(self._record(final, action, None, None))
+        await self._finish(taking, final)
+        return final
+
+    @staticmethod
+    def _made_by(record: ApprovalRecord, agent: AgentRecord) -> bool:
+        """Whether ``agent`` was created by an earlier attempt of this approval."""
+        if record.attempts:
+            return agent.decision_id in record.attempts
+        # Written before attempts were recorded: the creator's agent, made after the yes.
+        return (
+            agent.created_by == record.creator
+            and record.decided_at is not None
+            and agent.created_at >= record.decided_at
+        )
+
+    # -- credentials ----------------------------------------------------------
+
+    async def collect(
+        self, principal: Principal, approval_id: str, *, wait: float = 0
+    ) -> tuple[ApprovalRecord, str | None]:
+        """``status``, plus the new agent's API key for its creator, the first time only."""
+        record = await self.status(principal, approval_id, wait=wait)
+        if (
+            record.state is not ApprovalState.CREATED
+            or record.credential is not CredentialState.PENDING
+            or principal.id != record.creator
+        ):
+            return record, None
+        delivered = record.model_copy(update={"credential": CredentialState.DELIVERED})
+        try:
+            # Claimed before it is issued: a key is handed out at most once.
+            await self._approvals.transition(record, delivered, fence="credential")
+        except Conflict:
+            return await self._load(principal, approval_id), None
+        try:
+            key = await self._admission.issue_agent_key(record)
+            await self._audit.append(
+                self._record(delivered, "credential_delivered", principal.id, None)
+            )
+        except DependencyError:
+            # Not handed out: give the claim back so that a later poll gets a key.
+            await self._approvals.transition(delivered, record, fence="credential")
+            raise
+        return delivered, key
 
     async def deny(
         self, principal: Principal, approval_id: str, note: str | None
@@ -201,9 +378,23 @@ class ApprovalService:
         return count
 
     async def sweep(self, interval: float) -> None:
+        """Recover half-done approvals (all of them first), then expire due ones.
+
+        With ``interval`` 0 only the start-up recovery pass runs. A pass that
+        fails on Redis is logged and retried on the next one.
+        """
+        everywhere = True
         while True:
+            try:
+                await self.recover_due(everywhere=everywhere)
+                everywhere = False
+                if interval > 0:
+                    await self.expire_due()
+            except DependencyError:
+                logger.exception("approval sweep failed; retrying in %ss", interval)
+            if interval <= 0:
+                return
             await asyncio.sleep(interval)
-            await self.expire_due()
 
     @staticmethod
     def _pending_or_conflict(record: ApprovalRecord) -> None:
@@ -233,6 +424,8 @@ class ApprovalService:
                 "action": action,
                 "state": record.state.value,
                 "creator": record.creator,
+                "approved_by": record.decided_by,
+                "attempts": list(record.attempts),
                 "reasons": [r.model_dump(mode="json") for r in record.outcome_reasons],
             },
             bundles={"spawngate": {"revision": self._policy.current.revision}},

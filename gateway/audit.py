@@ -2,13 +2,10 @@
 
 Records use OPA's decision-log field names where they fit (``decision_id``,
 ``timestamp``, ``path``, ``input``, ``result``, ``bundles.<name>.revision``,
-``labels``, ``metrics``) so the same sinks can take them. Two record types
-share one log:
-
-* ``decision``: written for every attempt, denials and errors included,
-  *before* anything is created and before the caller gets its answer;
-* ``outcome``: what happened after an allow (created, or why creation failed),
-  linked to its decision by ``decision_id``.
+``labels``, ``metrics``) so the same sinks can take them. Record types share
+one log (see ``RecordType``): ``decision`` for every attempt, written *before*
+anything is created and before the caller gets its answer; ``outcome``,
+``approval`` and ``reconcile`` for what followed, linked by ``decision_id``.
 
 Records are appended to a Redis stream. The embedded Redis runs with
 ``appendonly yes`` and ``appendfsync always``, so an acknowledged append is on
@@ -16,92 +13,76 @@ disk; Redis batches the fsync of concurrent appends into one write, which is
 why this costs far less than an fsync per record from the request handler.
 A production Redis must be configured the same way (see README).
 
+Concurrent appends share one Lua call, written by one writer task per log.
+Each record is serialised *before* it joins a batch, so a record that cannot
+be stored fails its own append (a 500) and never its neighbours'; if a batch
+still fails for a reason other than Redis, its records are retried one by
+one, and every caller always gets an answer.
+
 If Redis cannot take a record, the record goes to a local spool file instead
 (appended and fsynced: this is the rare path), and the caller still gets its
 answer (a 503 naming Redis: nothing was created). The spool is drained back
 into the stream, oldest first, by the next append that reaches Redis, so an
 outage loses no record.
+
+Checkpoints of the chain head are signed and filed outside Redis
+(``gateway.checkpoints``) every ``checkpoint_every`` records and at most
+``checkpoint_seconds`` after an append, so the tail is covered too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import JsonValue
 
+from gateway.chain_verify import ChainProblem, ChainVerifier, verify_chain
+from gateway.checkpoints import CheckpointFile, checkpoint_file, resolve_key, sign_checkpoint
 from gateway.decision import Decision
-from gateway.errors import DependencyError, DependencyUnavailable
+from gateway.errors import DependencyError, DependencyUnavailable, InternalError
+from gateway.log_reader import PAGE_SIZE, LogReader, matches, select_records
+from gateway.records import (
+    GENESIS,
+    SCHEMA_VERSION,
+    AuditRecord,
+    ChainHead,
+    RecordType,
+    canonical,
+    chain,
+    hash_canonical,
+    record_hash,
+)
+from gateway.settings import Settings
 from gateway.store import RedisStore, redis_errors
 
 logger = logging.getLogger("spawngate.audit")
 
 __all__ = [
     "GENESIS",
+    "PAGE_SIZE",
+    "SCHEMA_VERSION",
     "AuditLog",
     "AuditRecord",
     "ChainHead",
     "ChainProblem",
+    "ChainVerifier",
     "RecordType",
+    "canonical",
     "chain",
+    "matches",
     "record_hash",
     "select_records",
     "sign_checkpoint",
     "verify_chain",
 ]
 
-#: Version of the record format; bump on any incompatible change.
-SCHEMA_VERSION = 1
-
-
-class RecordType(StrEnum):
-    DECISION = "decision"
-    OUTCOME = "outcome"
-    #: An approver's approve/deny, or an expiry, linked to the original decision.
-    APPROVAL = "approval"
-
-
-class AuditRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    schema_version: int = SCHEMA_VERSION
-    type: RecordType
-    decision_id: str
-    timestamp: datetime
-    #: OPA's "path": what was decided, e.g. "spawngate/create_agent".
-    path: str
-    tenant: str | None
-    principal: str | None
-    input: dict[str, JsonValue]
-    result: dict[str, JsonValue]
-    #: OPA's bundle revision field: which policy decided.
-    bundles: dict[str, dict[str, str]]
-    labels: dict[str, str] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(default_factory=dict)
-    #: The policy engine's input (OPA logs it as "input"; ours is the request), for replay.
-    policy_input: dict[str, JsonValue] | None = None
-    #: A shadow revision's verdict when it differed from the live one.
-    shadow: dict[str, JsonValue] | None = None
-    #: Hash chain: position in the log, the previous record's hash, and this
-    #: record's hash over (prev_hash, seq, canonical content). Set on append.
-    seq: int | None = None
-    prev_hash: str | None = None
-    hash: str | None = None
-
-
-#: The prev_hash of the first record.
-GENESIS = "0" * 64
-_CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hash"})
 _MAX_CAS_ATTEMPTS = 200
 
 # KEYS: stream, head. ARGV: expected head ("seq:hash" or ""), then pairs of
@@ -121,141 +102,37 @@ return 'OK'
 
 
 @dataclass(frozen=True, slots=True)
-class ChainHead:
-    seq: int
-    hash: str
+class _Prepared:
+    """A record with its canonical bytes, checked storable before it joins a batch."""
 
-    def encode(self) -> str:
-        return "" if self.seq == 0 else f"{self.seq}:{self.hash}"
-
-    @classmethod
-    def decode(cls, raw: str) -> ChainHead:
-        if not raw:
-            return cls(seq=0, hash=GENESIS)
-        seq, _, digest = raw.partition(":")
-        return cls(seq=int(seq), hash=digest)
+    record: AuditRecord
+    content: bytes
+    done: asyncio.Future[str] | None = None
 
 
-def canonical(record: AuditRecord) -> bytes:
-    """The bytes a record's hash covers: every field but the chain fields, sorted, compact."""
-    content = record.model_dump(mode="json", exclude=set(_CHAIN_FIELDS))
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def _prepare(record: AuditRecord, done: asyncio.Future[str] | None = None) -> _Prepared:
+    """Check, before it joins a batch, that the record's store form parses back to
+    the very bytes its hash covers (so it will verify); the failure is its own."""
+    try:
+        content = canonical(record)
+        stored = record.model_dump_json().encode("utf-8")
+        intact = canonical(AuditRecord.model_validate_json(stored)) == content
+    except Exception as exc:  # any failure to serialise is this record's alone
+        raise InternalError(
+            f"decision record {record.decision_id} cannot be serialised: {type(exc).__name__}",
+            stage="audit",
+        ) from exc
+    if not intact:
+        raise InternalError(
+            f"decision record {record.decision_id} would not read back as written",
+            stage="audit",
+        )
+    return _Prepared(record, content, done)
 
 
-def record_hash(prev_hash: str, seq: int, record: AuditRecord) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"{prev_hash}\n{seq}\n".encode())
-    digest.update(canonical(record))
-    return digest.hexdigest()
+class AuditLog(LogReader):
+    """The log's writer (and, through ``LogReader``, its paged reader)."""
 
-
-def chain(records: Sequence[AuditRecord], head: ChainHead) -> list[AuditRecord]:
-    out = []
-    prev, seq = head.hash, head.seq
-    for record in records:
-        seq += 1
-        digest = record_hash(prev, seq, record)
-        out.append(record.model_copy(update={"seq": seq, "prev_hash": prev, "hash": digest}))
-        prev = digest
-    return out
-
-
-def sign_checkpoint(head: ChainHead, key: str) -> dict[str, Any]:
-    mac = hmac.new(key.encode(), f"{head.seq}:{head.hash}".encode(), hashlib.sha256).hexdigest()
-    return {"seq": head.seq, "hash": head.hash, "at": datetime.now(UTC).isoformat(), "hmac": mac}
-
-
-def select_records(
-    records: Iterable[AuditRecord],
-    *,
-    tenant: str | None = None,
-    creator: str | None = None,
-    verdict: str | None = None,
-    template: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    decision_id: str | None = None,
-) -> Iterable[AuditRecord]:
-    """The records matching every filter given (times are ISO strings, inclusive)."""
-    for r in records:
-        stamp = r.timestamp.isoformat()
-        if (
-            (tenant and r.tenant != tenant)
-            or (creator and r.principal != creator)
-            or (verdict and r.result.get("verdict") != verdict)
-            or (template and r.input.get("template", "default") != template)
-            or (since and stamp < since)
-            or (until and stamp > until)
-            or (decision_id and r.decision_id != decision_id)
-        ):
-            continue
-        yield r
-
-
-@dataclass(frozen=True, slots=True)
-class ChainProblem:
-    #: 1-based position in the log, as read.
-    position: int
-    decision_id: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        return f"record {self.position} ({self.decision_id or 'no id'}): {self.reason}"
-
-
-def verify_chain(
-    records: Iterable[AuditRecord],
-    *,
-    checkpoints: Sequence[dict[str, Any]] = (),
-    key: str | None = None,
-) -> tuple[int, ChainProblem | None]:
-    """Walk the log; return how many records verified and the first problem, if any."""
-    prev, position = GENESIS, 0
-    hashes: dict[int, str] = {}
-    for position, record in enumerate(records, start=1):
-        if record.seq != position:
-            what = (
-                "a record is missing before it"
-                if (record.seq or 0) > position
-                else "out of order or inserted"
-            )
-            return position - 1, ChainProblem(
-                position,
-                record.decision_id,
-                f"seq {record.seq} where {position} was expected ({what})",
-            )
-        if record.prev_hash != prev:
-            return position - 1, ChainProblem(
-                position, record.decision_id, "prev_hash does not match the previous record"
-            )
-        if record.hash != record_hash(prev, position, record):
-            return position - 1, ChainProblem(
-                position, record.decision_id, "content does not match its hash (edited)"
-            )
-        prev = record.hash
-        hashes[position] = prev
-    for checkpoint in checkpoints:
-        seq, digest = int(checkpoint["seq"]), str(checkpoint["hash"])
-        if key is not None:
-            expected = hmac.new(
-                key.encode(), f"{seq}:{digest}".encode(), hashlib.sha256
-            ).hexdigest()
-            if not hmac.compare_digest(expected, str(checkpoint.get("hmac", ""))):
-                return position, ChainProblem(seq, None, "checkpoint signature does not verify")
-        if seq > position:
-            return position, ChainProblem(
-                position + 1,
-                None,
-                f"log truncated: a checkpoint covers record {seq} but the log ends at {position}",
-            )
-        if hashes.get(seq) != digest:
-            return position, ChainProblem(
-                seq, None, "chain differs from the signed checkpoint at this record"
-            )
-    return position, None
-
-
-class AuditLog:
     def __init__(
         self,
         store: RedisStore,
@@ -264,24 +141,38 @@ class AuditLog:
         spool: Path,
         checkpoint_key: str | None = None,
         checkpoint_every: int = 100,
+        checkpoint_seconds: float = 10.0,
+        checkpoint_file: Path | None = None,
     ) -> None:
-        self._store = store
-        self._stream = store.key("decisions")
+        super().__init__(store)
         self._head_key = store.key("decisions", "head")
-        self._checkpoints_key = store.key("decisions", "checkpoints")
         self._instance = instance
         self._spool = spool
         self._draining = spool.with_suffix(".draining")
         self._append_script = store.client.register_script(_APPEND)
         self._write_lock = asyncio.Lock()
-        self._pending: list[tuple[AuditRecord, asyncio.Future[str]]] = []
+        self._pending: list[_Prepared] = []
+        self._writer: asyncio.Task[None] | None = None
         self._head: ChainHead | None = None
         self._checkpoint_key = checkpoint_key
         self._checkpoint_every = checkpoint_every
+        self._checkpoint_seconds = checkpoint_seconds
+        self._checkpoint_file = CheckpointFile(checkpoint_file) if checkpoint_file else None
+        self._checkpointed = 0
+        self._checkpoint_timer: asyncio.Task[None] | None = None
 
-    @property
-    def stream(self) -> str:
-        return self._stream
+    @classmethod
+    def for_settings(cls, store: RedisStore, settings: Settings, *, instance: str) -> AuditLog:
+        """The gateway's log: signed checkpoints always on, filed under data_dir by default."""
+        return cls(
+            store,
+            instance=instance,
+            spool=settings.data_dir / f"audit-spool-{settings.redis_prefix}.jsonl",
+            checkpoint_key=resolve_key(settings),
+            checkpoint_every=settings.audit_checkpoint_every,
+            checkpoint_seconds=settings.audit_checkpoint_seconds,
+            checkpoint_file=checkpoint_file(settings),
+        )
 
     def decision_record(self, decision: Decision) -> AuditRecord:
         result: dict[str, JsonValue] = {
@@ -327,54 +218,95 @@ class AuditLog:
             labels={"app": "spawngate", "instance": self._instance},
         )
 
+    # -- writing ---------------------------------------------------------------
+
     async def append(self, record: AuditRecord) -> str:
         """Append one record durably and chained; return its chain hash.
 
-        Raises ``DependencyUnavailable`` if Redis did not take it, after the
-        record has been written to the local spool.
+        Raises ``InternalError`` if this record cannot be serialised (nothing
+        else is affected), and ``DependencyUnavailable`` if Redis did not take
+        it, after the record has been written to the local spool.
         """
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
-        async with self._write_lock:
-            # Whoever holds the lock writes everything queued so far in one call,
-            # so concurrent appends share one round trip and one fsync.
-            if not done.done():
-                batch, self._pending = self._pending, []
-                await self._write(batch)
-        return await done
+        self._pending.append(_prepare(record, done))
+        self._ensure_writer()
+        # Shielded: a caller that goes away must not cancel the shared write.
+        return await asyncio.shield(done)
 
-    async def _write(self, batch: list[tuple[AuditRecord, asyncio.Future[str]]]) -> None:
+    def _ensure_writer(self) -> None:
+        if self._pending and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.get_running_loop().create_task(self._write_pending())
+            # Records queued while the writer was finishing are never stranded.
+            self._writer.add_done_callback(lambda _: self._ensure_writer())
+
+    async def _write_pending(self) -> None:
+        async with self._write_lock:
+            while self._pending:
+                # Everything queued so far goes in one call: one round trip, one fsync.
+                batch, self._pending = self._pending, []
+                try:
+                    await self._write(batch)
+                except BaseException:
+                    # Cancelled (the loop is stopping): no caller is left waiting.
+                    _fail(batch, InternalError("the decision log writer stopped", stage="audit"))
+                    raise
+                # After the batch is answered: a checkpoint never delays its callers.
+                await self._checkpoint_if_due()
+
+    async def _write(self, batch: list[_Prepared]) -> None:
+        """Write a batch and answer every caller in it; never raises (but cancellation)."""
+        failure: Exception
         try:
             spooled = await asyncio.to_thread(self._take_spooled)
-            hashes = await self._commit([*spooled, *(r for r, _ in batch)])
+            hashes = await self._commit([*spooled, *batch])
         except DependencyError as exc:
-            await asyncio.to_thread(self._spool_records, [r for r, _ in batch])
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            if not isinstance(exc, InternalError):
+                await asyncio.to_thread(self._spool_records, [p.record for p in batch])
+                _fail(batch, exc)
+                return
+            failure = exc
+        except Exception as exc:
+            failure = exc
+        else:
+            if spooled:
+                self._draining.unlink(missing_ok=True)
+                logger.info("drained %d spooled decision records into the log", len(spooled))
+            for prepared, digest in zip(batch, hashes[len(spooled) :], strict=True):
+                if prepared.done is not None and not prepared.done.done():
+                    prepared.done.set_result(digest)
             return
-        if spooled:
-            self._draining.unlink(missing_ok=True)
-            logger.info("drained %d spooled decision records into the log", len(spooled))
-        for (_, future), digest in zip(batch, hashes[len(spooled) :], strict=True):
-            if not future.done():
-                future.set_result(digest)
+        if len(batch) > 1:
+            # Not Redis being down: find the record at fault by writing each alone.
+            for one in batch:
+                await self._write([one])
+            return
+        logger.error("decision record %s not written: %r", batch[0].record.decision_id, failure)
+        _fail(
+            batch,
+            InternalError(f"decision record not written: {type(failure).__name__}", stage="audit"),
+        )
 
-    async def _commit(self, records: list[AuditRecord]) -> list[str]:
+    async def _commit(self, records: list[_Prepared]) -> list[str]:
         """Chain the records after the current head and append them, atomically."""
         for _ in range(_MAX_CAS_ATTEMPTS):
             async with redis_errors(stage="audit"):
                 head = self._head if self._head is not None else await self._read_head()
-                chained = chain(records, head)
+                prev, seq = head.hash, head.seq
                 args: list[str] = [head.encode()]
-                for rec in chained:
-                    args.extend((f"{rec.seq}:{rec.hash}", rec.model_dump_json()))
+                hashes = []
+                for p in records:
+                    seq += 1
+                    digest = hash_canonical(prev, seq, p.content)
+                    stored = p.record.model_copy(
+                        update={"seq": seq, "prev_hash": prev, "hash": digest}
+                    )
+                    args.extend((f"{seq}:{digest}", stored.model_dump_json()))
+                    hashes.append(digest)
+                    prev = digest
                 answer = await self._append_script(keys=[self._stream, self._head_key], args=args)
             if answer == "OK":
-                last = chained[-1]
-                self._head = ChainHead(seq=last.seq or 0, hash=last.hash or GENESIS)
-                await self._checkpoint_if_due(head, self._head)
-                return [rec.hash or "" for rec in chained]
+                self._head = ChainHead(seq=seq, hash=prev)
+                return hashes
             # Another replica appended first: chain after its head and try again.
             self._head = ChainHead.decode(str(answer))
         raise DependencyUnavailable(
@@ -385,7 +317,7 @@ class AuditLog:
         raw = await self._store.client.get(self._head_key)
         return ChainHead.decode(str(raw)) if raw else ChainHead(seq=0, hash=GENESIS)
 
-    def _take_spooled(self) -> list[AuditRecord]:
+    def _take_spooled(self) -> list[_Prepared]:
         """Spooled records, oldest first, gathered into .draining until they are in the log."""
         if self._spool.exists():
             with self._draining.open("a", encoding="utf-8") as out:
@@ -396,7 +328,7 @@ class AuditLog:
         if not self._draining.exists():
             return []
         lines = self._draining.read_text(encoding="utf-8").splitlines()
-        return [AuditRecord.model_validate_json(line) for line in lines if line.strip()]
+        return [_prepare(AuditRecord.model_validate_json(line)) for line in lines if line.strip()]
 
     def _spool_records(self, records: list[AuditRecord]) -> None:
         self._spool.parent.mkdir(parents=True, exist_ok=True)
@@ -418,29 +350,60 @@ class AuditLog:
                 self._draining.unlink(missing_ok=True)
             return len(spooled)
 
-    async def _checkpoint_if_due(self, before: ChainHead, after: ChainHead) -> None:
-        if self._checkpoint_key is None or self._checkpoint_every <= 0:
+    # -- checkpoints -----------------------------------------------------------
+
+    async def _checkpoint_if_due(self) -> None:
+        head = self._head
+        if self._checkpoint_key is None or head is None or head.seq <= self._checkpointed:
             return
-        if after.seq // self._checkpoint_every == before.seq // self._checkpoint_every:
-            return
-        checkpoint = sign_checkpoint(after, self._checkpoint_key)
-        async with redis_errors(stage="audit"):
-            await self._store.client.rpush(self._checkpoints_key, json.dumps(checkpoint))
+        if head.seq // self._checkpoint_every > self._checkpointed // self._checkpoint_every:
+            await self.checkpoint()
+        elif self._checkpoint_timer is None or self._checkpoint_timer.done():
+            self._checkpoint_timer = asyncio.get_running_loop().create_task(
+                self._checkpoint_later()
+            )
 
-    async def checkpoints(self) -> list[dict[str, Any]]:
-        async with redis_errors():
-            raw = await self._store.client.lrange(self._checkpoints_key, 0, -1)
-        return [json.loads(x) for x in raw]
+    async def _checkpoint_later(self) -> None:
+        await asyncio.sleep(self._checkpoint_seconds)
+        async with self._write_lock:
+            await self.checkpoint()
 
-    async def read(self, *, count: int | None = None) -> list[AuditRecord]:
-        async with redis_errors():
-            entries = await self._store.client.xrange(self._stream, count=count)
-        return [
-            AuditRecord.model_validate_json(str(fields["record"]))
-            for _, fields in entries or []
-            if fields
-        ]
+    async def checkpoint(self) -> dict[str, Any] | None:
+        """Sign this writer's head, file it locally and in Redis; None if nothing new.
 
-    async def length(self) -> int:
-        async with redis_errors():
-            return int(await self._store.client.xlen(self._stream))
+        A failure is logged and retried with the next one: the records it would
+        cover are already durable, and their callers must get their answers.
+        """
+        head = self._head
+        if self._checkpoint_key is None or head is None or head.seq <= self._checkpointed:
+            return None
+        signed = sign_checkpoint(head, self._checkpoint_key)
+        try:
+            if self._checkpoint_file is not None:
+                await asyncio.to_thread(self._checkpoint_file.append, signed)
+            async with redis_errors(stage="audit"):
+                await self._store.client.rpush(self._checkpoints_key, json.dumps(signed))
+        except (OSError, DependencyError) as exc:
+            logger.error(
+                "decision log checkpoint at %d not written (next one retries): %s", head.seq, exc
+            )
+            return None
+        self._checkpointed = head.seq
+        return signed
+
+    async def aclose(self) -> None:
+        """Checkpoint the tail, so a clean stop leaves no record uncovered."""
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.cancel()
+            # wait() never raises the timer's cancellation into this caller.
+            await asyncio.wait([self._checkpoint_timer])
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
+        async with self._write_lock:
+            await self.checkpoint()
+
+
+def _fail(batch: list[_Prepared], exc: BaseException) -> None:
+    for prepared in batch:
+        if prepared.done is not None and not prepared.done.done():
+            prepared.done.set_exception(exc)

@@ -10,6 +10,8 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,12 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from gateway.body import decode_json
 from gateway.errors import SpawngateError
-from gateway.request import AgentKind, MalformedBody
+from gateway.request import AgentKind
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.audit import AuditRecord
+    from gateway.log_reader import LogReader
 
 __all__ = ["app", "main"]
 
@@ -96,12 +100,9 @@ def decide(
     """Decide one request and print the decision as JSON. Exit 0 created, 3 queued, 1 denied."""
     from gateway.wiring import Gateway
 
-    raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    body: object
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        body = MalformedBody(str(exc))
+    raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    # The same door as the HTTP API: strict JSON, bounded depth, refused bodies named.
+    body = decode_json(raw)
     settings = _settings()
 
     async def run() -> tuple[int, dict[str, Any]]:
@@ -116,6 +117,48 @@ def decide(
     status, payload = asyncio.run(run())
     typer.echo(json.dumps({"status": status, **payload}, indent=2))
     raise typer.Exit(0 if status == 201 else 3 if status == 202 else 1)
+
+
+@app.command()
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Rebuild held quota counters from the registry and report orphans (gateway.reconcile).
+
+    Exit 0 when registry and log agree, 1 when orphan or missing agents need a human.
+    """
+    from gateway.reconcile import Reconciler
+    from gateway.wiring import Gateway
+
+    settings = _settings()
+
+    async def run() -> dict[str, Any]:
+        gateway = Gateway.start(settings)
+        try:
+            report = await Reconciler.for_gateway(gateway, instance="cli").run_once()
+            return {**report.result(), "recorded": report.recorded}
+        finally:
+            await gateway.aclose()
+            gateway.store.shutdown_embedded()
+
+    try:
+        result = asyncio.run(run())
+    except SpawngateError as exc:
+        typer.secho(f"{exc.code}: {exc.reason}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(
+            f"{result['counters_checked']} counter(s) checked, {result['corrected']} corrected "
+            f"({result['slots_freed']} slot(s) freed); {result['agents']} agent(s), "
+            f"{result['pending_approvals']} pending approval(s)"
+        )
+        typer.echo(
+            f"{result['orphan_count']} agent(s) without a decision record, "
+            f"{result['missing_count']} created decision(s) without an agent"
+        )
+    raise typer.Exit(1 if result["orphan_count"] or result["missing_count"] else 0)
 
 
 danger_app = typer.Typer(
@@ -208,7 +251,12 @@ async def _load_records(settings: Settings, records: Path | None) -> list[AuditR
 
     if records is not None:
         text = await asyncio.to_thread(records.read_text, encoding="utf-8")
-        return [AuditRecord.model_validate_json(line) for line in text.splitlines() if line.strip()]
+        # Exports carry signed checkpoints between the records: skip them here.
+        return [
+            AuditRecord.model_validate_json(line)
+            for line in text.splitlines()
+            if line.strip() and not line.startswith('{"checkpoint":')
+        ]
     store = RedisStore.from_settings(settings)
     try:
         return await AuditLog(store, instance="cli", spool=settings.data_dir / "unused").read()
@@ -502,44 +550,97 @@ audit_app = typer.Typer(help="Decision log tools for auditors.", no_args_is_help
 app.add_typer(audit_app, name="audit")
 
 
+@asynccontextmanager
+async def _live_log(settings: Settings) -> AsyncIterator[LogReader]:
+    """The live decision log, for reading only (page by page)."""
+    from gateway.log_reader import LogReader
+    from gateway.store import RedisStore
+
+    store = RedisStore.from_settings(settings)
+    try:
+        yield LogReader(store)
+    finally:
+        await store.aclose()
+        store.shutdown_embedded()
+
+
+def _export_lines(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """An export's lines: (record JSON, None) or ("", checkpoint). Records stay text,
+    parsed as JSON by the model itself (the fast, exact path)."""
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith('{"checkpoint":'):
+                yield "", json.loads(line)["checkpoint"]
+            elif line.strip():
+                yield line, None
+
+
 @audit_app.command("verify")
 def audit_verify(
     records: Annotated[
         Path | None, typer.Option(help="An export (JSON lines) instead of the live log.")
     ] = None,
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchor",
+            help="A checkpoint file kept outside Redis (repeatable); the live log is also "
+            "checked against this host's own checkpoint file.",
+        ),
+    ] = None,
 ) -> None:
     """Check the hash chain and signed checkpoints; exit 1 at the first broken record."""
-    from gateway.audit import AuditLog, verify_chain
-    from gateway.store import RedisStore
+    from gateway.audit import AuditRecord, ChainVerifier
+    from gateway.checkpoints import checkpoint_file, load_key, read_checkpoints
 
     settings = _settings()
-    key = (
-        settings.audit_checkpoint_key.get_secret_value() if settings.audit_checkpoint_key else None
-    )
+    key = load_key(settings)
+    anchors = list(anchor or [])
+    if records is None and checkpoint_file(settings).exists():
+        anchors.append(checkpoint_file(settings))
+    checkpoints: list[dict[str, Any]] = []
+    for path in anchors:
+        checkpoints.extend(read_checkpoints(path.read_text(encoding="utf-8").splitlines()))
+    show_progress = sys.stderr.isatty()
 
-    async def load() -> tuple[list[AuditRecord], list[dict[str, Any]]]:
+    def progress(verified: int) -> None:
+        if show_progress:
+            typer.echo(f"\rverified {verified}", nl=False, err=True)
+
+    async def run() -> ChainVerifier:
         if records is not None:
-            return await _load_records(settings, records), []
-        store = RedisStore.from_settings(settings)
-        try:
-            log = AuditLog(store, instance="cli", spool=settings.data_dir / "unused")
-            return await log.read(), await log.checkpoints()
-        finally:
-            await store.aclose()
-            store.shutdown_embedded()
+            checkpoints.extend(c for _, c in _export_lines(records) if c is not None)
+            verifier = ChainVerifier(_unique(checkpoints), key)
+            for n, (line, checkpoint) in enumerate(_export_lines(records)):
+                if checkpoint is None:
+                    if not verifier.feed(AuditRecord.model_validate_json(line)):
+                        break
+                    if n % 10_000 == 0:
+                        progress(verifier.verified)
+            return verifier
+        async with _live_log(settings) as log:
+            checkpoints.extend(await log.checkpoints())
+            verifier = ChainVerifier(_unique(checkpoints), key)
+            async for page in log.pages():
+                if not all(verifier.feed(r) for _, r in page):
+                    break
+                progress(verifier.verified)
+            return verifier
 
-    loaded, checkpoints = asyncio.run(load())
-    if sys.stderr.isatty() and len(loaded) > 10_000:
-        with typer.progressbar(loaded, label="verifying", file=sys.stderr) as progress:
-            verified, problem = verify_chain(progress, checkpoints=checkpoints, key=key)
-    else:
-        verified, problem = verify_chain(loaded, checkpoints=checkpoints, key=key)
+    verifier = asyncio.run(run())
+    problem = verifier.finish()
     if problem is not None:
         typer.secho(f"BROKEN at {problem}", fg=typer.colors.RED)
-        typer.echo(f"{verified} record(s) verified before it")
+        typer.echo(f"{verifier.verified} record(s) verified before it")
         raise typer.Exit(1)
-    signed = f", {len(checkpoints)} signed checkpoint(s)" if checkpoints else ""
-    typer.echo(f"OK: {verified} record(s) chained{signed}")
+    count = len(_unique(checkpoints))
+    signed = f", {count} signed checkpoint(s)" if count else ""
+    typer.echo(f"OK: {verifier.verified} record(s) chained{signed}")
+
+
+def _unique(checkpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen = {(c.get("seq"), c.get("hash"), c.get("hmac")): c for c in checkpoints}
+    return list(seen.values())
 
 
 @audit_app.command("query")
@@ -560,11 +661,16 @@ def audit_query(
 ) -> None:
     """Find decisions by tenant, creator, verdict, template, time or id."""
     settings = _settings()
-    from gateway.audit import select_records
+    from gateway.audit import matches
 
-    found = list(
-        select_records(
-            asyncio.run(_load_records(settings, records)),
+    header = ("seq", "time", "type", "tenant", "principal", "verdict", "decision")
+    row = "{:>6}  {:25} {:9} {:10} {:20} {:8} {}"
+    found = 0
+
+    def show(r: AuditRecord) -> None:
+        nonlocal found
+        if not matches(
+            r,
             tenant=tenant,
             creator=creator,
             verdict=verdict,
@@ -572,22 +678,17 @@ def audit_query(
             since=since,
             until=until,
             decision_id=decision_id,
-        )
-    )
-    if as_json:
-        for r in found:
+        ):
+            return
+        found += 1
+        if as_json:
             typer.echo(r.model_dump_json())
-        return
-    header = ("seq", "time", "type", "tenant", "principal", "verdict", "decision")
-    row = "{:>6}  {:25} {:9} {:10} {:20} {:8} {}"
-    typer.echo(row.format(*header))
-    for r in found:
+            return
         shown = r.result.get("verdict", r.result.get("outcome", "-"))
-        when = r.timestamp.isoformat()[:25]
         typer.echo(
             row.format(
                 r.seq or 0,
-                when,
+                r.timestamp.isoformat()[:25],
                 r.type.value,
                 r.tenant or "-",
                 r.principal or "-",
@@ -595,7 +696,41 @@ def audit_query(
                 r.decision_id,
             )
         )
-    typer.echo(f"{len(found)} record(s)")
+
+    async def run() -> None:
+        from gateway.audit import AuditRecord
+
+        if records is not None:
+            for line, checkpoint in _export_lines(records):
+                if checkpoint is None:
+                    show(AuditRecord.model_validate_json(line))
+            return
+        async with _live_log(settings) as log:
+            async for page in log.pages():
+                for _, r in page:
+                    show(r)
+
+    if not as_json:
+        typer.echo(row.format(*header))
+    asyncio.run(run())
+    if not as_json:
+        typer.echo(f"{found} record(s)")
+
+
+_CSV_HEADER = [
+    "seq",
+    "prev_hash",
+    "hash",
+    "type",
+    "decision_id",
+    "timestamp",
+    "tenant",
+    "principal",
+    "verdict",
+    "outcome",
+    "revision",
+    "record_json",
+]
 
 
 @audit_app.command("export")
@@ -603,53 +738,77 @@ def audit_export(
     out: Annotated[Path, typer.Option(help="File to write.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
 ) -> None:
-    """Export the log with its chain fields, so an external tool can re-verify it."""
+    """Export the log with its chain fields and signed checkpoints, so an external
+    tool can re-verify it. Written as it is read (page by page).
+
+    Checkpoints are ``{"checkpoint": {...}}`` lines (in CSV: rows of type
+    ``checkpoint``) placed right after the record they cover.
+    """
     import csv
+
+    from gateway.checkpoints import checkpoint_file, read_checkpoints
 
     if fmt not in ("jsonl", "csv"):
         typer.secho("--format must be jsonl or csv", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    loaded = asyncio.run(_load_records(_settings(), None))
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        if fmt == "jsonl":
-            for r in loaded:
-                fh.write(r.model_dump_json() + "\n")
-        else:
+    settings = _settings()
+    local = checkpoint_file(settings)
+
+    async def run() -> int:
+        written = 0
+        with out.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(
-                [
-                    "seq",
-                    "prev_hash",
-                    "hash",
-                    "type",
-                    "decision_id",
-                    "timestamp",
-                    "tenant",
-                    "principal",
-                    "verdict",
-                    "outcome",
-                    "revision",
-                    "record_json",
-                ]
-            )
-            for r in loaded:
-                writer.writerow(
-                    [
-                        r.seq,
-                        r.prev_hash,
-                        r.hash,
-                        r.type.value,
-                        r.decision_id,
-                        r.timestamp.isoformat(),
-                        r.tenant,
-                        r.principal,
-                        r.result.get("verdict"),
-                        r.result.get("outcome"),
-                        r.bundles.get("spawngate", {}).get("revision"),
-                        r.model_dump_json(),
-                    ]
-                )
-    typer.echo(f"{len(loaded)} record(s) written to {out}")
+            if fmt == "csv":
+                writer.writerow(_CSV_HEADER)
+            async with _live_log(settings) as log:
+                found = await log.checkpoints()
+                if local.exists():
+                    found += read_checkpoints(local.read_text(encoding="utf-8").splitlines())
+                by_seq: dict[int, list[dict[str, Any]]] = {}
+                for c in _unique(found):
+                    by_seq.setdefault(int(c["seq"]), []).append(c)
+                async for page in log.pages():
+                    for _, r in page:
+                        written += 1
+                        covering = by_seq.pop(r.seq or 0, [])
+                        if fmt == "jsonl":
+                            fh.write(r.model_dump_json() + "\n")
+                            for c in covering:
+                                fh.write(json.dumps({"checkpoint": c}, sort_keys=True) + "\n")
+                            continue
+                        writer.writerow(
+                            [
+                                r.seq,
+                                r.prev_hash,
+                                r.hash,
+                                r.type.value,
+                                r.decision_id,
+                                r.timestamp.isoformat(),
+                                r.tenant,
+                                r.principal,
+                                r.result.get("verdict"),
+                                r.result.get("outcome"),
+                                r.bundles.get("spawngate", {}).get("revision"),
+                                r.model_dump_json(),
+                            ]
+                        )
+                        for c in covering:
+                            writer.writerow(
+                                [c["seq"], "", c["hash"], "checkpoint"] + [""] * 7 + [json.dumps(c)]
+                            )
+                # Checkpoints past the end of the log (it was cut) stay in the export.
+                for seq in sorted(by_seq):
+                    for c in by_seq[seq]:
+                        if fmt == "jsonl":
+                            fh.write(json.dumps({"checkpoint": c}, sort_keys=True) + "\n")
+                        else:
+                            writer.writerow(
+                                [c["seq"], "", c["hash"], "checkpoint"] + [""] * 7 + [json.dumps(c)]
+                            )
+        return written
+
+    written = asyncio.run(run())
+    typer.echo(f"{written} record(s) written to {out}")
 
 
 def main() -> None:

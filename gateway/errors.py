@@ -8,6 +8,7 @@ that turns these into responses; the CLI prints them. Nothing else maps errors.
     SpawngateError
     ├── RequestError                 the caller can fix it (4xx)
     │   ├── InvalidRequest           422  a field is missing, mistyped or unknown
+    │   │   └── PayloadTooLarge      413  the body is over the size limit
     │   ├── AuthenticationFailed     401  no key, or a key nobody holds
     │   ├── PermissionDenied         403  Casbin or a role check said no
     │   ├── NotFound                 404
@@ -36,6 +37,7 @@ __all__ = [
     "InternalError",
     "InvalidRequest",
     "NotFound",
+    "PayloadTooLarge",
     "PermissionDenied",
     "QuotaExceeded",
     "RequestError",
@@ -107,6 +109,11 @@ class InvalidRequest(RequestError):
     ) -> None:
         super().__init__(reason, code=code, stage=stage, details={"problems": list(problems)})
         self.problems = list(problems)
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+    default_code = "body_too_large"
 
 
 class AuthenticationFailed(RequestError):

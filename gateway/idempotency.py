@@ -6,6 +6,10 @@ body gets the stored answer; with a different body it is refused (the key is
 being reused for another request); while the first is still in flight it gets
 a 409 and should retry shortly. Answers that invite a retry (429 and 5xx) are
 not stored: the claim is dropped so the retry is decided afresh.
+
+An answer that carried a new agent's API key is stored without it: a key is
+handed out once, and Redis never holds it in plaintext. A retry gets the same
+answer with ``agent_api_key_delivered: true`` instead of the key.
 """
 
 from __future__ import annotations
@@ -43,6 +47,14 @@ def validate_key(key: str) -> str:
             stage="authenticate",
         )
     return key
+
+
+def _without_key(body: dict[str, Any]) -> dict[str, Any]:
+    if "agent_api_key" not in body:
+        return body
+    stored = {k: v for k, v in body.items() if k != "agent_api_key"}
+    stored["agent_api_key_delivered"] = True
+    return stored
 
 
 class IdempotencyStore:
@@ -105,7 +117,7 @@ class IdempotencyStore:
                         "state": "done",
                         "fingerprint": fingerprint,
                         "status_code": answer.status_code,
-                        "body": answer.body,
+                        "body": _without_key(answer.body),
                         "headers": answer.headers,
                     }
                 ),

@@ -23,7 +23,8 @@ from pydantic import (
     field_validator,
 )
 
-from gateway.errors import FieldProblem, InvalidRequest
+from gateway.body import MalformedBody, first_problem
+from gateway.errors import FieldProblem, InvalidRequest, PayloadTooLarge
 
 __all__ = [
     "ALIASES",
@@ -128,16 +129,6 @@ class SmeRequest(_Base):
 CreateRequest = AgentRequest | SmeRequest
 
 
-class MalformedBody:
-    """A body that was not JSON at all; validation reports it like any other problem."""
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-
-    def __repr__(self) -> str:
-        return f"MalformedBody({self.problem!r})"
-
-
 def _fold_aliases(body: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
     folded: dict[str, Any] = {}
     problems: list[FieldProblem] = []
@@ -186,14 +177,29 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
 def parse_request(kind: AgentKind, body: object) -> CreateRequest:
     """Validate and normalise a raw JSON body; raise ``InvalidRequest`` naming every problem."""
     if isinstance(body, MalformedBody):
+        problems = [FieldProblem(body.field, body.problem)]
+        if body.limit is not None:
+            raise PayloadTooLarge(
+                f"the request body is larger than the limit of {body.limit} bytes",
+                problems=problems,
+            )
         raise InvalidRequest(
-            "the request body is not valid JSON",
-            problems=[FieldProblem("body", body.problem)],
+            f"the request body is not acceptable JSON: {body.field}: {body.problem}",
+            problems=problems,
         )
     if not isinstance(body, Mapping):
         raise InvalidRequest(
             "the request body must be a JSON object",
             problems=[FieldProblem("body", f"expected an object, got {type(body).__name__}")],
+        )
+    # Bodies from any front (the CLI, a stored request) get the door's checks too:
+    # what cannot be recorded and hashed is refused, naming the field.
+    found = first_problem(body)
+    if found is not None:
+        field, problem = found
+        raise InvalidRequest(
+            f"the request body is not acceptable JSON: {field}: {problem}",
+            problems=[FieldProblem(field, problem)],
         )
     folded, problems = _fold_aliases(body)
     model: type[AgentRequest] | type[SmeRequest] = (

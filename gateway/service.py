@@ -24,9 +24,10 @@ from typing import Any
 from pydantic import JsonValue
 
 from gateway.approvals import ApprovalRecord, ApprovalState, ApprovalStore
-from gateway.audit import AuditLog, select_records
+from gateway.audit import AuditLog
 from gateway.auth import Authenticator, Principal
 from gateway.authz import Action, Obj
+from gateway.body import digest as body_digest
 from gateway.decision import (
     Decision,
     Outcome,
@@ -44,6 +45,7 @@ from gateway.errors import (
     SpawngateError,
 )
 from gateway.idempotency import IdempotencyStore, StoredAnswer, body_fingerprint
+from gateway.log_reader import parse_cursor
 from gateway.pipeline import Pipeline, RunResult, combine
 from gateway.policy.snapshot import PolicyHolder
 from gateway.quotas import QuotaLedger
@@ -351,10 +353,10 @@ class AdmissionService:
                 mode="json", exclude_none=True
             )
         else:
-            # A body that failed validation is recorded as received (if JSON-like).
-            normalised = {
-                "raw": ctx.raw_body if isinstance(ctx.raw_body, (dict, list, str)) else None
-            }
+            # A body that failed validation is recorded as a bounded digest (size,
+            # SHA-256, a short excerpt), never as received: it may be large, or
+            # hold values that cannot be serialised or hashed.
+            normalised = {"refused_body": body_digest(ctx.raw_body)}
         return Decision(
             decision_id=ctx.decision_id,
             timestamp=datetime.now(UTC),
@@ -461,12 +463,17 @@ class AdmissionService:
 
     # -- approval re-check -------------------------------------------------
 
-    async def recheck_and_create(self, record: ApprovalRecord, *, approver: str) -> Answer:
+    async def recheck_and_create(
+        self, record: ApprovalRecord, *, approver: str, decision_id: str | None = None
+    ) -> Answer:
         """Run every check again as the creator, under the current policy, then create.
 
         The approver decided the review reasons; a deny from any check now (a
         new revision, the creator's current tools, quotas, a taken name) still
-        wins, and nothing is created.
+        wins, and nothing is created. ``decision_id`` (the approval's attempt)
+        is what the registry record carries, so a resumed approval can tell an
+        agent it created already. No API key is issued here: the creator
+        collects it (``issue_agent_key``), never the approver.
         """
         began = time.perf_counter()
         kind = AgentKind(record.kind)
@@ -474,8 +481,9 @@ class AdmissionService:
             kind=kind,
             raw_body=record.request,
             authorization=None,
-            decision_id="dec_" + uuid.uuid4().hex,
+            decision_id=decision_id or "dec_" + uuid.uuid4().hex,
             policy=self._policy.current,
+            defer_credential=True,
         )
         front: tuple[StageResult, ...] = ()
         try:
@@ -529,6 +537,24 @@ class AdmissionService:
         if keys:
             await self._ledger.release_keys(keys)
 
+    async def find_agent(self, tenant: str, name: str) -> AgentRecord | None:
+        """The registered agent of that name (a resumed approval checks who made it)."""
+        return await self._registry.get(tenant, name)
+
+    async def issue_agent_key(self, record: ApprovalRecord) -> str:
+        """Issue the API key of an approved agent that may spawn, for its creator."""
+        if record.agent_id is None:
+            raise InternalError(f"approval {record.id} has no created agent")
+        agent = await self._registry.get(record.tenant, record.agent_id.split("/", 1)[-1])
+        if agent is None:
+            raise NotFound(f"agent '{record.agent_id}' is no longer registered")
+        parent = await self._auth.current(Principal.model_validate(record.principal))
+        return await self._auth.issue(
+            Authenticator.spawned(
+                agent_id=agent.id, tenant=agent.tenant, tools=agent.tools, parent=parent
+            )
+        )
+
     # -- reads -------------------------------------------------------------
 
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -545,8 +571,11 @@ class AdmissionService:
         since: str | None,
         until: str | None,
         limit: int,
-    ) -> list[dict[str, Any]]:
-        """Decision-log records of one tenant (the caller's by default), for auditors.
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Decision-log records of one tenant (the caller's by default), for auditors,
+        newest first, one bounded page at a time: the records and the cursor of the
+        next page (None at the start of the log).
 
         Casbin decides per tenant: an auditor of its own tenant, or a role granted
         in every tenant ("*"), may read another tenant's records.
@@ -560,8 +589,9 @@ class AdmissionService:
                 f"'{principal.id}' may not read decisions in tenant '{tenant}'",
                 code="not_an_auditor",
             )
-        selected = select_records(
-            reversed(await self._audit.read()),
+        selected, next_cursor = await self._audit.newest(
+            after=parse_cursor(cursor) if cursor is not None else None,
+            limit=limit,
             tenant=tenant,
             creator=creator,
             verdict=verdict,
@@ -569,10 +599,7 @@ class AdmissionService:
             since=since,
             until=until,
         )
-        return [
-            record.model_dump(mode="json")
-            for record, _ in zip(selected, range(limit), strict=False)
-        ]
+        return [record.model_dump(mode="json") for record in selected], next_cursor
 
     async def get_agent(self, principal: Principal, name: str) -> AgentRecord:
         record = await self._registry.get(principal.tenant, name)

@@ -95,12 +95,30 @@ class Settings(BaseSettings):
     llm_cache_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
 
     # Decision log: HMAC-signed checkpoints of the chain head, so that cutting
-    # off the tail of the log is detectable too. Unset key: no checkpoints.
+    # off the tail of the log is detectable too. Unset key: one is generated
+    # into <data_dir>/audit-checkpoint.key (0600); replicas on several hosts
+    # must share a configured key.
     audit_checkpoint_key: SecretStr | None = None
+    #: A checkpoint every this many records...
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    #: ...and at most this long after an append, so the tail is covered too.
+    audit_checkpoint_seconds: float = Field(default=10.0, gt=0)
+    #: Append-only local copy of every checkpoint (the anchor for `audit verify
+    #: --anchor`); default <data_dir>/audit-checkpoints-<redis_prefix>.jsonl.
+    audit_checkpoint_file: Path | None = None
 
     #: How often expired approval requests are swept (they also expire when read); 0 = off.
     approval_sweep_seconds: float = Field(default=15.0, ge=0)
+    #: How long an approval may run (re-check and creation) before another gateway
+    #: takes it over as half-done and completes or rolls it back. Keep it above the
+    #: slowest approval (scorer, policy engine and registry timeouts together).
+    approval_lease_seconds: float = Field(default=120.0, gt=0)
+    #: How often held quota counters (active agents, lineage) are rebuilt from the
+    #: registry and the approval queue, and orphans reported; also once at start. 0 = off.
+    reconcile_seconds: float = Field(default=300.0, ge=0)
+    #: How long a reservation counts as in flight for the rebuild; must exceed the
+    #: longest admission (scorer, registry and Redis timeouts together).
+    reconcile_lease_seconds: float = Field(default=600.0, gt=0)
     #: Ship the decision log to this URL (OPA decision-log upload format); unset = off.
     decision_log_sink_url: str | None = None
     decision_log_ship_seconds: float = Field(default=1.0, gt=0)
@@ -113,6 +131,9 @@ class Settings(BaseSettings):
     approval_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
     # HTTP server for `spawngate serve`.
+    #: Request bodies above this many bytes are refused with 413 while they are
+    #: read (a Content-Length above it is refused before reading anything).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
 

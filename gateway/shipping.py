@@ -10,6 +10,12 @@ One replica ships at a time (a lease in Redis), so a record is sent once.
 Event ids: a decision record is shipped under its own ``decision_id``; the
 outcome and approval records that follow it carry ``<decision_id>:<type>:<seq>``
 and point back with ``spawngate.decision_id``.
+
+Signed checkpoints (``gateway.checkpoints``) are shipped too, once the records
+are caught up, as events with ``path`` ``spawngate/checkpoint`` and the
+checkpoint in ``spawngate.checkpoint``: the sink then holds its own anchor,
+out of reach of anyone who can rewrite Redis. Their cursor is a position in
+the checkpoint list.
 """
 
 from __future__ import annotations
@@ -27,13 +33,22 @@ from gateway.audit import AuditRecord, RecordType
 from gateway.errors import DependencyError
 from gateway.store import RedisStore, redis_errors
 
-__all__ = ["Shipper", "SinkFailed", "to_opa_event"]
+__all__ = ["Shipper", "SinkFailed", "checkpoint_event", "to_opa_event"]
 
 logger = logging.getLogger("spawngate.shipping")
 
 
 class SinkFailed(Exception):
     """The sink refused or did not answer; the batch will be sent again."""
+
+
+def checkpoint_event(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "decision_id": f"checkpoint:{checkpoint['seq']}:{str(checkpoint['hmac'])[:16]}",
+        "path": "spawngate/checkpoint",
+        "timestamp": checkpoint.get("at"),
+        "spawngate": {"type": "checkpoint", "checkpoint": checkpoint},
+    }
 
 
 def to_opa_event(record: AuditRecord) -> dict[str, Any]:
@@ -71,12 +86,15 @@ class Shipper:
         self._batch = batch
         self._stream = store.key("decisions")
         self._cursor_key = store.key("decisions", "shipped")
+        self._checkpoints_key = store.key("decisions", "checkpoints")
+        self._checkpoint_cursor_key = store.key("decisions", "checkpoints", "shipped")
         self._lease_key = store.key("decisions", "shipper")
         self._me = uuid.uuid4().hex
         self._client = httpx.AsyncClient(timeout=timeout)
 
     async def ship_once(self) -> int:
-        """Send the next batch; return how many records the sink accepted (0: nothing to send).
+        """Send the next batch; return how many records (or, once those are caught up,
+        checkpoints) the sink accepted (0: nothing to send).
 
         Raises ``SinkFailed`` when the sink did not accept it (the cursor stays).
         """
@@ -90,11 +108,30 @@ class Shipper:
             start = "-" if raw_cursor is None else f"({raw_cursor!s}"
             entries = await self._store.client.xrange(self._stream, min=start, count=self._batch)
         if not entries:
-            return 0
+            return await self._ship_checkpoints()
         events = [
             to_opa_event(AuditRecord.model_validate_json(str((fields or {})["record"])))
             for _, fields in entries
         ]
+        await self._post(events)
+        async with redis_errors():
+            await self._store.client.set(self._cursor_key, str(entries[-1][0]))
+        return len(entries)
+
+    async def _ship_checkpoints(self) -> int:
+        async with redis_errors():
+            shipped = int(await self._store.client.get(self._checkpoint_cursor_key) or 0)
+            raw = await self._store.client.lrange(
+                self._checkpoints_key, shipped, shipped + self._batch - 1
+            )
+        if not raw:
+            return 0
+        await self._post([checkpoint_event(json.loads(x)) for x in raw])
+        async with redis_errors():
+            await self._store.client.set(self._checkpoint_cursor_key, str(shipped + len(raw)))
+        return len(raw)
+
+    async def _post(self, events: list[dict[str, Any]]) -> None:
         body = gzip.compress(json.dumps(events).encode())
         try:
             response = await self._client.post(
@@ -106,9 +143,6 @@ class Shipper:
             raise SinkFailed(f"decision log sink unreachable: {exc}") from exc
         if response.status_code >= 300:
             raise SinkFailed(f"decision log sink answered {response.status_code}")
-        async with redis_errors():
-            await self._store.client.set(self._cursor_key, str(entries[-1][0]))
-        return len(entries)
 
     async def run(self, interval: float) -> None:
         """Ship until cancelled; back off (up to a minute) while the sink or Redis is down."""

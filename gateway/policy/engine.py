@@ -2,12 +2,15 @@
 
 Two engines implement it over the same ``policies/`` files: the embedded Rego
 interpreter (default) and an OPA server. Either one failing, timing out or
-returning something that is not a verdict raises ``DependencyUnavailable``
-naming the engine: the caller then denies (fail closed).
+returning something that is not a complete verdict raises ``DependencyUnavailable``
+naming the "policy engine" (by role; the cause goes to the log only): the caller
+then denies (fail closed). ``parse_verdict`` is the one place that decides what
+a verdict is, for every engine.
 """
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -15,7 +18,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.errors import DependencyUnavailable
 
-__all__ = ["Entrypoint", "PolicyEngine", "PolicyReason", "PolicyVerdict", "parse_verdict"]
+__all__ = [
+    "DEPENDENCY",
+    "Entrypoint",
+    "PolicyEngine",
+    "PolicyReason",
+    "PolicyVerdict",
+    "parse_verdict",
+    "policy_unavailable",
+]
+
+logger = logging.getLogger("spawngate.policy")
 
 
 class Entrypoint(StrEnum):
@@ -44,37 +57,58 @@ class PolicyVerdict(BaseModel):
     revision: str | None = None
 
 
-def _sorted_reasons(items: Any) -> list[Any]:
-    if not isinstance(items, list):
-        return items  # type: ignore[no-any-return]  # let validation name the problem
-    return sorted(
-        items,
-        key=lambda r: (
-            (str(r.get("rule")), str(r.get("message"))) if isinstance(r, dict) else ("", "")
-        ),
+#: How every engine is named to callers and in the log: by its role, never its address.
+DEPENDENCY = "policy engine"
+
+
+class _RawVerdict(BaseModel):
+    """What an entry point must return: all three lists, present and of the right types.
+
+    A missing list is not an empty one: ``{}`` is what OPA answers for a package whose
+    rules are not loaded, and reading it as "nothing to deny" would fail open.
+    Strict: no coercion, so ``"none"`` is not a list and ``1`` is not an obligation.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    deny: list[PolicyReason]
+    review: list[PolicyReason]
+    obligations: list[str]
+
+
+def _key(reason: PolicyReason) -> tuple[str, str]:
+    return (reason.rule, reason.message)
+
+
+def policy_unavailable(
+    detail: str, *, reason: str = "the policy engine gave no usable verdict"
+) -> DependencyUnavailable:
+    """The one error every engine raises: ``detail`` (which may name an address or echo
+    the engine's answer) goes to the gateway log, ``reason`` to the caller and the record."""
+    logger.warning("policy engine failed: %s", detail)
+    return DependencyUnavailable(
+        reason + "; the request is denied",
+        dependency=DEPENDENCY,
+        stage="policy",
     )
 
 
-def parse_verdict(raw: Any, *, engine: str) -> PolicyVerdict:
-    """Validate what an engine returned; anything else is an engine failure."""
-    if not isinstance(raw, dict):
-        raise DependencyUnavailable(
-            f"policy engine returned no verdict (got {type(raw).__name__})",
-            dependency=engine,
-            stage="policy",
-        )
+def parse_verdict(raw: Any) -> PolicyVerdict:
+    """Validate what an engine returned; anything but a complete verdict is an engine failure."""
     try:
-        return PolicyVerdict.model_validate(
-            {
-                "deny": _sorted_reasons(raw.get("deny", [])),
-                "review": _sorted_reasons(raw.get("review", [])),
-                "obligations": sorted(raw.get("obligations", [])),
-            }
-        )
-    except (ValidationError, TypeError) as exc:
-        raise DependencyUnavailable(
-            f"policy engine returned a malformed verdict: {exc}", dependency=engine, stage="policy"
+        found = _RawVerdict.model_validate(raw)
+    except ValidationError as exc:
+        raise policy_unavailable(
+            f"malformed verdict ({exc.error_count()} problem(s)): "
+            + "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'result'}: {e['msg']}" for e in exc.errors()
+            )
         ) from exc
+    return PolicyVerdict(
+        deny=tuple(sorted(found.deny, key=_key)),
+        review=tuple(sorted(found.review, key=_key)),
+        obligations=tuple(sorted(found.obligations)),
+    )
 
 
 class PolicyEngine(Protocol):

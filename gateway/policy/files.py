@@ -4,12 +4,19 @@
 mounted at the path of their directory (``policies/spawngate/tools/data.yaml``
 becomes ``data.spawngate.tools``), exactly as OPA mounts bundle data. The
 ``casbin/`` directory is not part of the Rego bundle.
+
+Hidden paths (any component below the root starting with ".": ``.git``,
+``.idea``, an editor's ``.#main.rego`` or ``.main.rego.swp``) are not policy:
+``visible_files`` is the one list that loading, the revision hash and the
+reload watcher all use, so such a file counts nowhere. Components above the
+root do not count (``~/.config/spawngate/policies`` is a fine place).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +24,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PolicyFiles", "load_policy_files"]
+__all__ = ["PolicyFiles", "load_policy_files", "visible_files"]
 
 _DATA_FILES = ("data.json", "data.yaml", "data.yml")
 _NOT_REGO = ("casbin",)
@@ -53,8 +60,15 @@ def _merge(
         node[key] = item
 
 
-def _relative_parts(root: Path, path: Path) -> tuple[str, ...]:
-    return path.relative_to(root).parts
+def visible_files(root: Path) -> list[Path]:
+    """Every file under ``root`` that no hidden component hides, in a stable order."""
+    found: list[Path] = []
+    # followlinks: symlinked directories count, as they did with Path.rglob.
+    for directory, subdirs, names in os.walk(root, followlinks=True):
+        # Pruned in place, so .git and friends are not even walked.
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        found.extend(Path(directory) / n for n in names if not n.startswith("."))
+    return sorted(p for p in found if p.is_file())
 
 
 def load_policy_files(root: Path) -> PolicyFiles:
@@ -63,10 +77,8 @@ def load_policy_files(root: Path) -> PolicyFiles:
     modules: dict[str, str] = {}
     data: dict[str, Any] = {}
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        parts = _relative_parts(root, path)
-        if any(part.startswith(".") for part in parts):
-            continue
+    for path in visible_files(root):
+        parts = path.relative_to(root).parts
         rel = "/".join(parts)
         raw = path.read_bytes()
         if parts[0] in _NOT_REGO:

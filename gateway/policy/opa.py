@@ -3,8 +3,11 @@
 Production runs OPA beside the gateway (``docker-compose.yml``) with
 ``policies/`` mounted as a bundle; the gateway queries it over OPA's Data API
 (``POST /v1/data/<path>`` with ``{"input": ...}``) through ``opa-python-client``.
-An unreachable OPA, a timeout, a non-2xx answer or an undefined result is a
-``DependencyUnavailable``: the request is denied (fail closed).
+An unreachable OPA, a timeout, a non-2xx answer, a body that is not JSON, an
+undefined result or a result that is not a complete verdict (``{"result": {}}``
+is what OPA answers for a package whose rules are not loaded) is a
+``DependencyUnavailable`` naming the "policy engine": the request is denied
+(fail closed). The cause, which names OPA's address, goes to the gateway log only.
 """
 
 from __future__ import annotations
@@ -16,12 +19,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from opa_client import AsyncOpaClient
 
-from gateway.errors import DependencyUnavailable
-from gateway.policy.engine import Entrypoint, PolicyVerdict, parse_verdict
+from gateway.policy.engine import Entrypoint, PolicyVerdict, parse_verdict, policy_unavailable
 
 __all__ = ["OpaEngine"]
-
-ENGINE = "opa"
 
 
 def _bundle_revision(answer: dict[str, Any]) -> str | None:
@@ -80,17 +80,21 @@ class OpaEngine:
                     rule_name=rule,
                     query_params={"provenance": "true"},
                 )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise DependencyUnavailable(
-                f"OPA query {entrypoint.value} failed: {exc!r}", dependency=ENGINE, stage="policy"
+        except TimeoutError as exc:
+            raise policy_unavailable(
+                f"OPA query {entrypoint.value} timed out", reason="the policy engine timed out"
+            ) from exc
+        # ValueError: a 2xx body that claims JSON and is not (json.JSONDecodeError).
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise policy_unavailable(
+                f"OPA query {entrypoint.value} failed: {exc!r}",
+                reason="the policy engine is unavailable",
             ) from exc
         if not isinstance(answer, dict) or "result" not in answer:
-            raise DependencyUnavailable(
-                f"OPA returned no result for {entrypoint.value} (is the bundle loaded?)",
-                dependency=ENGINE,
-                stage="policy",
+            raise policy_unavailable(
+                f"OPA returned no result for {entrypoint.value} (is the bundle loaded?)"
             )
-        verdict = parse_verdict(answer["result"], engine=ENGINE)
+        verdict = parse_verdict(answer["result"])
         return verdict.model_copy(update={"revision": _bundle_revision(answer)})
 
     async def ready(self) -> bool:

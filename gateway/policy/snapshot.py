@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from gateway.authz import Authorizer
 from gateway.policy.check import Problem, check_policies
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.files import load_policy_files
+from gateway.policy.files import load_policy_files, visible_files
 from gateway.policy.opa import OpaEngine
 from gateway.settings import PolicyEngineKind, Settings
 from gateway.templates import TemplateCatalog
@@ -59,12 +60,7 @@ class PolicySnapshot:
 
 
 def _files_of(*dirs: Path) -> list[Path]:
-    return sorted(
-        p
-        for d in dirs
-        for p in d.rglob("*")
-        if p.is_file() and not any(x.startswith(".") for x in p.parts)
-    )
+    return [p for d in dirs for p in visible_files(d)]
 
 
 def _content_hash(policies: Path, templates: Path) -> str:
@@ -90,8 +86,18 @@ def _git(directory: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _glob_escape(path: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", path)
+
+
 def revision_of(policies: Path, templates: Path) -> str:
-    paths = [str(policies.resolve()), str(templates.resolve())]
+    roots = [str(policies.resolve()), str(templates.resolve())]
+    # Hidden paths below each root are not policy (see gateway.policy.files): an
+    # untracked .idea/ must not turn a clean checkout into a content hash.
+    hidden = [
+        f":(exclude,glob){_glob_escape(r)}/**/.*{tail}" for r in roots for tail in ("", "/**")
+    ]
+    paths = [*roots, *hidden]
     status = _git(policies, "status", "--porcelain", "--untracked-files=all", "--", *paths)
     if status == "":
         commit = _git(policies, "log", "-1", "--format=%H", "--", *paths)
@@ -130,7 +136,11 @@ def load_snapshot(
 def _fingerprint(*dirs: Path) -> tuple[tuple[str, int, int], ...]:
     out = []
     for path in _files_of(*dirs):
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            # Removed since it was listed (an editor saving): the next poll sees the result.
+            continue
         out.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(out)
 
@@ -182,7 +192,8 @@ class PolicyHolder:
             await asyncio.to_thread(self._load_shadow)
             try:
                 candidate = await asyncio.to_thread(load_snapshot, self._settings)
-            except (PolicyRejected, ValueError) as exc:
+            # OSError: a file removed or unreadable mid-load; the watcher tries again later.
+            except (PolicyRejected, ValueError, OSError) as exc:
                 self.last_error = str(exc)
                 logger.error(
                     "policy reload refused; revision %s keeps deciding: %s",

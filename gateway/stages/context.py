@@ -72,6 +72,8 @@ class AdmissionContext:
     created: dict[str, Any] | None = None  # create
     #: A key issued to the new agent (create); returned once, never recorded.
     issued_key: str | None = field(default=None, repr=False)
+    #: An approved request: the creator collects the key later, the approver never sees it.
+    defer_credential: bool = False
 
     def need_policy(self) -> PolicySnapshot:
         if self.policy is None:

@@ -69,7 +69,9 @@ class CreateStage:
         record = await self._registry.create(self.record(ctx, datetime.now(UTC)))
         ctx.created = record.model_dump(mode="json")
         facts: dict[str, object] = {"agent_id": record.id, "registry": self._registry.name}
-        if SPAWNING_TOOLS & set(record.tools):
+        if SPAWNING_TOOLS & set(record.tools) and ctx.defer_credential:
+            facts["credential_deferred"] = True
+        elif SPAWNING_TOOLS & set(record.tools):
             spawned = Authenticator.spawned(
                 agent_id=record.id,
                 tenant=record.tenant,

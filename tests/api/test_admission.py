@@ -379,7 +379,7 @@ async def test_bad_json_and_wrong_types_are_422_never_500(client: httpx.AsyncCli
     r = await client.post(
         "/v1/create_agent", content=b"x" * 300_000, headers=bearer("orchestrator")
     )
-    assert r.status_code == 422 and "exceeds" in r.json()["error"]["problems"][0]["problem"]
+    assert r.status_code == 413 and "limit" in r.json()["error"]["problems"][0]["problem"]
     r = await client.get("/v1/agents", params={"limit": "many"}, headers=bearer("orchestrator"))
     assert r.status_code == 422 and r.json()["error"]["problems"][0]["field"] == "query.limit"
 

@@ -72,7 +72,7 @@ async def test_opa_failures_are_dependency_errors(
     standin.mode = mode
     with pytest.raises(DependencyUnavailable) as err:
         await engine.evaluate(CASES[0].entrypoint, CASES[0].document())
-    assert err.value.dependency == "opa" and err.value.status == 503
+    assert err.value.dependency == "policy engine" and err.value.status == 503
 
 
 async def test_opa_unreachable_is_a_dependency_error() -> None:

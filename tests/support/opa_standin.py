@@ -9,6 +9,7 @@ for the OPA *binary*, not for any spawngate component.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,21 @@ from aiohttp import web
 from regopy.rego_shared import rego_output_string, rego_query
 
 from gateway.policy.files import load_policy_files
+
+#: Answers a broken or misconfigured OPA can give, by mode: (status, content type, body).
+FAULTS: dict[str, tuple[int, str, str]] = {
+    # The package exists but its rules are not loaded: OPA answers an empty document.
+    "empty-result": (200, "application/json", '{"result": {}}'),
+    "partial-result": (200, "application/json", '{"result": {"deny": []}}'),
+    "null-result": (200, "application/json", '{"result": null}'),
+    "wrong-types": (
+        200,
+        "application/json",
+        '{"result": {"deny": "none", "review": {}, "obligations": [1]}}',
+    ),
+    "not-json": (200, "application/json", "<html>it works</html>"),
+    "html": (200, "text/html", "<html>it works</html>"),
+}
 
 
 class OpaStandIn:
@@ -33,8 +49,11 @@ class OpaStandIn:
         self._rego.add_data_json(json.dumps(files.data))
         for name, source in sorted(files.serving_modules().items()):
             self._rego.add_module(name, source)
-        #: "ok", "error" (HTTP 500), "undefined" (no result) or "garbage" (a non-verdict).
+        #: "ok", "error" (HTTP 500), "undefined" (no result), "garbage" (a non-verdict), or
+        #: one of the broken answers in ``FAULTS`` (a package whose rules are not loaded, wrong
+        #: types, a body that is not JSON) or "slow" (answers after ``delay`` seconds).
         self.mode = "ok"
+        self.delay = 5.0
         self.queries: list[str] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -52,6 +71,11 @@ class OpaStandIn:
         self.queries.append(path)
         if self.mode == "error":
             return web.json_response({"code": "internal_error"}, status=500)
+        if self.mode in FAULTS:
+            status, content_type, text = FAULTS[self.mode]
+            return web.Response(status=status, text=text, content_type=content_type)
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay)
         body = await request.json()
         if self.mode == "undefined":
             return web.json_response({})
