@@ -20,10 +20,32 @@ still fails for a reason other than Redis, its records are retried one by
 one, and every caller always gets an answer.
 
 If Redis cannot take a record, the record goes to a local spool file instead
-(appended and fsynced: this is the rare path), and the caller still gets its
-answer (a 503 naming Redis: nothing was created). The spool is drained back
-into the stream, oldest first, by the next append that reaches Redis, so an
-outage loses no record.
+(``gateway.audit_spool``: appended and fsynced, the rare path), and the caller
+still gets its answer (a 503 naming Redis: nothing was created). The spool is
+drained back into the stream, oldest first, by the next append that reaches
+Redis, so an outage loses no record.
+
+Exactly once, although a failed append is ambiguous (Redis may have applied
+it and only the answer was lost):
+
+* Late appends are refused. The append script carries a deadline on Redis's
+  own clock (``gateway.redis_deadline``), before the moment the client gives up
+  on it, and refuses (``LATE``) once ``TIME`` has passed it. So a Redis that was
+  frozen with the append in its buffer does not apply it on waking; whatever
+  was applied, was applied before the gateway spooled the record.
+* Applied appends are not drained again. A spooled record keeps the head seq
+  its failed append was sent after; before draining, the stream above the
+  lowest such seq is read (paged, newest first, only when the spool is not
+  empty) and spooled records whose canonical content is already there are
+  skipped. The cost is one read of the records written since the failure, paid
+  only on recovery; nothing is added to the normal path.
+* After an ambiguous failure the cached head is dropped and read again. An
+  answer that the head moved to exactly the head this append would have set
+  means this append landed (a resend); it is taken as success.
+
+Two records with identical canonical content (same type, decision id,
+timestamp to the microsecond, and everything else) would be taken for one; the
+gateway never writes such a pair.
 
 Checkpoints of the chain head are signed and filed outside Redis
 (``gateway.checkpoints``) every ``checkpoint_every`` records and at most
@@ -35,7 +57,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +65,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from gateway.audit_spool import Spool, SpooledRecord, content_digest
 from gateway.chain_verify import ChainProblem, ChainVerifier, verify_chain
 from gateway.checkpoints import CheckpointFile, checkpoint_file, resolve_key, sign_checkpoint
 from gateway.decision import Decision
@@ -59,6 +82,7 @@ from gateway.records import (
     hash_canonical,
     record_hash,
 )
+from gateway.redis_deadline import RedisDeadline
 from gateway.settings import Settings
 from gateway.store import RedisStore, redis_errors
 
@@ -85,19 +109,29 @@ __all__ = [
 
 _MAX_CAS_ATTEMPTS = 200
 
-# KEYS: stream, head. ARGV: expected head ("seq:hash" or ""), then pairs of
-# (new head, record json). Appends all records and moves the head only if the
-# head is still the one the caller chained after; else returns the current head.
+# KEYS: stream, head. ARGV: deadline (ms on Redis's clock, "" for none), expected
+# head ("seq:hash" or ""), then pairs of (new head, record json). Appends all
+# records and moves the head only if it is not past the deadline and the head is
+# still the one the caller chained after. Answers {status, current head, TIME}:
+# OK, LATE (nothing written) or MOVED (nothing written; chain after that head).
+# replicate_commands: TIME before writes needs effects replication, the default
+# since Redis 5 (a no-op in Redis 7, kept for older servers).
 _APPEND = """
-local head = redis.call('GET', KEYS[2]) or ''
-if head ~= ARGV[1] then
-  return head
+redis.replicate_commands()
+local now = redis.call('TIME')
+if ARGV[1] ~= '' and tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+    > tonumber(ARGV[1]) then
+  return {'LATE', '', now[1], now[2]}
 end
-for i = 2, #ARGV, 2 do
+local head = redis.call('GET', KEYS[2]) or ''
+if head ~= ARGV[2] then
+  return {'MOVED', head, now[1], now[2]}
+end
+for i = 3, #ARGV, 2 do
   redis.call('XADD', KEYS[1], '*', 'record', ARGV[i + 1])
 end
 redis.call('SET', KEYS[2], ARGV[#ARGV - 1])
-return 'OK'
+return {'OK', ARGV[#ARGV - 1], now[1], now[2]}
 """
 
 
@@ -108,9 +142,21 @@ class _Prepared:
     record: AuditRecord
     content: bytes
     done: asyncio.Future[str] | None = None
+    #: For a spooled record: the head seq its failed append was sent after.
+    after_seq: int | None = None
 
 
-def _prepare(record: AuditRecord, done: asyncio.Future[str] | None = None) -> _Prepared:
+@dataclass(slots=True)
+class _Attempt:
+    """What a failed commit may have left in the log: its last append was sent
+    after head ``sent_after`` (None: no append was sent at all)."""
+
+    sent_after: int | None = None
+
+
+def _prepare(
+    record: AuditRecord, done: asyncio.Future[str] | None = None, after_seq: int | None = None
+) -> _Prepared:
     """Check, before it joins a batch, that the record's store form parses back to
     the very bytes its hash covers (so it will verify); the failure is its own."""
     try:
@@ -127,7 +173,11 @@ def _prepare(record: AuditRecord, done: asyncio.Future[str] | None = None) -> _P
             f"decision record {record.decision_id} would not read back as written",
             stage="audit",
         )
-    return _Prepared(record, content, done)
+    return _Prepared(record, content, done, after_seq)
+
+
+def _from_spool(spooled: SpooledRecord) -> _Prepared:
+    return _prepare(spooled.record, after_seq=spooled.after_seq)
 
 
 class AuditLog(LogReader):
@@ -147,8 +197,9 @@ class AuditLog(LogReader):
         super().__init__(store)
         self._head_key = store.key("decisions", "head")
         self._instance = instance
-        self._spool = spool
-        self._draining = spool.with_suffix(".draining")
+        self._spool = Spool(spool)
+        pool_kwargs = store.client.connection_pool.connection_kwargs
+        self._deadline = RedisDeadline(pool_kwargs.get("socket_timeout"))
         self._append_script = store.client.register_script(_APPEND)
         self._write_lock = asyncio.Lock()
         self._pending: list[_Prepared] = []
@@ -256,20 +307,22 @@ class AuditLog(LogReader):
     async def _write(self, batch: list[_Prepared]) -> None:
         """Write a batch and answer every caller in it; never raises (but cancellation)."""
         failure: Exception
+        attempt = _Attempt()
         try:
-            spooled = await asyncio.to_thread(self._take_spooled)
-            hashes = await self._commit([*spooled, *batch])
+            spooled = await self._unseen(await asyncio.to_thread(self._take_spooled))
+            hashes = await self._commit([*spooled, *batch], attempt)
         except DependencyError as exc:
             if not isinstance(exc, InternalError):
-                await asyncio.to_thread(self._spool_records, [p.record for p in batch])
+                records = [p.record for p in batch]
+                await asyncio.to_thread(self._spool.add, records, after_seq=attempt.sent_after)
                 _fail(batch, exc)
                 return
             failure = exc
         except Exception as exc:
             failure = exc
         else:
+            self._spool.drained()
             if spooled:
-                self._draining.unlink(missing_ok=True)
                 logger.info("drained %d spooled decision records into the log", len(spooled))
             for prepared, digest in zip(batch, hashes[len(spooled) :], strict=True):
                 if prepared.done is not None and not prepared.done.done():
@@ -286,13 +339,29 @@ class AuditLog(LogReader):
             InternalError(f"decision record not written: {type(failure).__name__}", stage="audit"),
         )
 
-    async def _commit(self, records: list[_Prepared]) -> list[str]:
-        """Chain the records after the current head and append them, atomically."""
+    async def _commit(self, records: list[_Prepared], attempt: _Attempt | None = None) -> list[str]:
+        """Chain the records after the current head and append them, atomically.
+
+        On failure ``attempt`` says after which head the last append was sent,
+        and the cached head is dropped: Redis may have moved it.
+        """
+        attempt = attempt if attempt is not None else _Attempt()
+        try:
+            return await self._commit_cas(records, attempt)
+        except BaseException:
+            self._head = None
+            self._deadline.forget()
+            raise
+
+    async def _commit_cas(self, records: list[_Prepared], attempt: _Attempt) -> list[str]:
         for _ in range(_MAX_CAS_ATTEMPTS):
             async with redis_errors(stage="audit"):
+                if self._deadline.needed:
+                    seconds, micros = await self._store.client.time()
+                    self._deadline.observe(seconds, micros)
                 head = self._head if self._head is not None else await self._read_head()
                 prev, seq = head.hash, head.seq
-                args: list[str] = [head.encode()]
+                args: list[str] = [self._deadline.deadline(), head.encode()]
                 hashes = []
                 for p in records:
                     seq += 1
@@ -303,12 +372,22 @@ class AuditLog(LogReader):
                     args.extend((f"{seq}:{digest}", stored.model_dump_json()))
                     hashes.append(digest)
                     prev = digest
-                answer = await self._append_script(keys=[self._stream, self._head_key], args=args)
-            if answer == "OK":
-                self._head = ChainHead(seq=seq, hash=prev)
+                attempt.sent_after = head.seq
+                status, current, seconds, micros = await self._append_script(
+                    keys=[self._stream, self._head_key], args=args
+                )
+            self._deadline.observe(seconds, micros)
+            ours = ChainHead(seq=seq, hash=prev)
+            # MOVED to exactly the head this append sets: it landed (the call was resent).
+            if status == "OK" or (status == "MOVED" and current == ours.encode()):
+                self._head = ours
                 return hashes
+            if status == "LATE":
+                raise DependencyUnavailable(
+                    "redis took the decision record too late", dependency="redis", stage="audit"
+                )
             # Another replica appended first: chain after its head and try again.
-            self._head = ChainHead.decode(str(answer))
+            self._head = ChainHead.decode(str(current))
         raise DependencyUnavailable(
             "the decision log head kept moving; could not append", dependency="redis", stage="audit"
         )
@@ -318,36 +397,45 @@ class AuditLog(LogReader):
         return ChainHead.decode(str(raw)) if raw else ChainHead(seq=0, hash=GENESIS)
 
     def _take_spooled(self) -> list[_Prepared]:
-        """Spooled records, oldest first, gathered into .draining until they are in the log."""
-        if self._spool.exists():
-            with self._draining.open("a", encoding="utf-8") as out:
-                out.write(self._spool.read_text(encoding="utf-8"))
-                out.flush()
-                os.fsync(out.fileno())
-            self._spool.unlink()
-        if not self._draining.exists():
-            return []
-        lines = self._draining.read_text(encoding="utf-8").splitlines()
-        return [_prepare(AuditRecord.model_validate_json(line)) for line in lines if line.strip()]
+        return [_from_spool(s) for s in self._spool.take()]
 
-    def _spool_records(self, records: list[AuditRecord]) -> None:
-        self._spool.parent.mkdir(parents=True, exist_ok=True)
-        with self._spool.open("a", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(record.model_dump_json() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        logger.warning(
-            "redis unavailable: %d decision record(s) spooled to %s", len(records), self._spool
-        )
+    async def _unseen(self, spooled: list[_Prepared]) -> list[_Prepared]:
+        """The spooled records not already in the log (see the module doc).
+
+        Appends that failed were sent after some head seq; if one was applied
+        after all, its records lie above that seq. Reads the stream newest first
+        down to the lowest such seq, and no further.
+        """
+        floors = [p.after_seq for p in spooled if p.after_seq is not None]
+        if not floors:
+            return spooled
+        floor, started = min(floors), time.monotonic()
+        present: set[bytes] = set()
+        async for chunk in self.pages(reverse=True):
+            below = [r for _, r in chunk if r.seq is not None and r.seq <= floor]
+            present.update(
+                content_digest(canonical(r)) for _, r in chunk if r.seq is None or r.seq > floor
+            )
+            if below:
+                break
+        unseen = [p for p in spooled if content_digest(p.content) not in present]
+        if len(unseen) < len(spooled):
+            logger.warning(
+                "%d spooled decision record(s) were already in the log (an append whose "
+                "answer was lost); not written again (checked %d records in %.2fs)",
+                len(spooled) - len(unseen),
+                len(present),
+                time.monotonic() - started,
+            )
+        return unseen
 
     async def drain_spool(self) -> int:
         """Move spooled records into the log now (they also go with the next append)."""
         async with self._write_lock:
-            spooled = await asyncio.to_thread(self._take_spooled)
+            spooled = await self._unseen(await asyncio.to_thread(self._take_spooled))
             if spooled:
                 await self._commit(spooled)
-                self._draining.unlink(missing_ok=True)
+            self._spool.drained()
             return len(spooled)
 
     # -- checkpoints -----------------------------------------------------------

@@ -27,7 +27,11 @@ It errs low only for an admission slower than the lease, or a deny/expiry
 caught between its state change and its release (one slot; the next run,
 which raises any counter below its floor, puts it back).
 
-Orphans (issue 9, item 8): agents whose ``decision_id`` has no decision record
+Unfinished creations (issue 9, item 8): an agent whose decision's outcome
+records all say it was not created is removed (gateway.agreement), and listed
+under ``removed``.
+
+Orphans: agents whose ``decision_id`` has no decision record
 in the log, and outcome records that say ``created`` for an agent the registry
 does not have (or has from another decision), are reported, not repaired: which
 side is wrong needs a human. Each run that corrects something, or whose findings
@@ -50,6 +54,7 @@ from typing import TYPE_CHECKING
 import orjson
 from pydantic import JsonValue
 
+from gateway.agreement import Discrepancy, compare, remove_failed
 from gateway.approvals import ApprovalStore
 from gateway.audit import AuditLog, AuditRecord, RecordType
 from gateway.errors import SpawngateError, UpstreamFailed
@@ -71,17 +76,10 @@ _NOTHING_FOUND = hashlib.sha256(b"[[],[]]").hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
-class Discrepancy:
-    tenant: str
-    agent_id: str
-    decision_id: str
-    #: "no_decision_record", "no_agent" or "agent_of_other_decision".
-    problem: str
-
-
-@dataclass(frozen=True, slots=True)
 class ReconcileReport:
     corrections: tuple[Correction, ...]
+    #: Agents of creations the log says did not happen, removed from the registry.
+    removed: tuple[Discrepancy, ...]
     #: Agents in the registry with no decision record.
     orphans: tuple[Discrepancy, ...]
     #: Decisions that say created, with no such agent in the registry.
@@ -97,6 +95,8 @@ class ReconcileReport:
             "corrected": len(self.corrections),
             "slots_freed": sum(max(0, c.before - c.after) for c in self.corrections),
             "corrections": [asdict(c) for c in self.corrections[:MAX_LISTED]],
+            "removed": [asdict(d) for d in self.removed[:MAX_LISTED]],
+            "removed_count": len(self.removed),
             "orphans": [asdict(d) for d in self.orphans[:MAX_LISTED]],
             "orphan_count": len(self.orphans),
             "missing": [asdict(d) for d in self.missing[:MAX_LISTED]],
@@ -149,17 +149,23 @@ class Reconciler:
         # The log is read page by page: keep only decision ids and "created" claims.
         decided: set[str] = set()
         claims: list[AuditRecord] = []
+        said: dict[str, set[str]] = {}
         tenants = set(self.tenants)
         async for r in self.audit.records():
             tenants |= {r.tenant} if r.tenant else set()
             if r.type is RecordType.DECISION:
                 decided.add(r.decision_id)
-            elif r.type is RecordType.OUTCOME and r.result.get("outcome") == "created":
-                claims.append(r)
+            elif r.type is RecordType.OUTCOME:
+                said.setdefault(r.decision_id, set()).add(str(r.result.get("outcome")))
+                if r.result.get("outcome") == "created":
+                    claims.append(r)
         tenants |= {QuotaLedger.tenant_of(k) for k in existing} - {""}
         agents: list[AgentRecord] = []
         for tenant in sorted(tenants):
             agents += await self._list_agents(tenant)
+        removed, unremovable = await remove_failed(self.registry, agents, said)
+        gone = {(d.agent_id, d.decision_id) for d in removed}
+        agents = [a for a in agents if (a.id, a.decision_id) not in gone]
         floors: Tally[str] = Tally()
         for agent in agents:
             floors.update(
@@ -177,17 +183,18 @@ class Reconciler:
         corrections = await self.ledger.rebuild(
             {k: floors.get(k, 0) for k in candidates}, now=time.time()
         )
-        orphans, missing = _compare(agents, decided, claims)
+        orphans, missing = compare(agents, decided, claims)
         report = ReconcileReport(
             corrections=tuple(corrections),
-            orphans=orphans,
+            removed=removed,
+            orphans=orphans + unremovable,
             missing=missing,
             agents=len(agents),
             pending_approvals=pending,
             counters_checked=len(candidates),
         )
         recorded = await self._record(report)
-        if corrections or orphans or missing:
+        if corrections or removed or report.orphans or missing:
             logger.warning("reconcile: %s", {k: v for k, v in report.result().items() if "_" in k})
         return replace(report, recorded=recorded)
 
@@ -211,7 +218,7 @@ class Reconciler:
         digest, key = hashlib.sha256(findings).hexdigest(), self.store.key("reconcile", "reported")
         async with redis_errors(stage="reconcile"):
             last = await self.store.client.get(key) or _NOTHING_FOUND
-        if not report.corrections and digest == last:
+        if not report.corrections and not report.removed and digest == last:
             return None
         record = AuditRecord(
             type=RecordType.RECONCILE,
@@ -229,21 +236,3 @@ class Reconciler:
         async with redis_errors(stage="reconcile"):
             await self.store.client.set(key, digest)
         return recorded
-
-
-def _compare(
-    agents: list[AgentRecord], decided: set[str], claims: list[AuditRecord]
-) -> tuple[tuple[Discrepancy, ...], tuple[Discrepancy, ...]]:
-    orphans = tuple(
-        Discrepancy(a.tenant, a.id, a.decision_id, "no_decision_record")
-        for a in agents
-        if a.decision_id not in decided
-    )
-    by_id = {a.id: a.decision_id for a in agents}
-    missing: list[Discrepancy] = []
-    for r in claims:
-        agent_id = str(r.result.get("agent_id") or "")
-        if by_id.get(agent_id) != r.decision_id:
-            problem = "no_agent" if agent_id not in by_id else "agent_of_other_decision"
-            missing.append(Discrepancy(r.tenant or "", agent_id, r.decision_id, problem))
-    return orphans, tuple(missing)

@@ -49,7 +49,7 @@ from gateway.log_reader import parse_cursor
 from gateway.pipeline import Pipeline, RunResult, combine
 from gateway.policy.snapshot import PolicyHolder
 from gateway.quotas import QuotaLedger
-from gateway.registry.base import AgentRecord, Registry
+from gateway.registry.base import INDETERMINATE, ROLLED_BACK, AgentRecord, Registry
 from gateway.request import AgentKind, parse_request
 from gateway.stages.context import AdmissionContext
 from gateway.store import RedisStore
@@ -59,6 +59,8 @@ __all__ = ["AdmissionService", "Answer"]
 logger = logging.getLogger("spawngate.service")
 
 PATHS = {AgentKind.AGENT: "spawngate/create_agent", AgentKind.SME: "spawngate/create_sme"}
+#: Outcome records of creations whose answer was lost (see gateway.registry.builtin).
+_SETTLED = {ROLLED_BACK: "rolled_back", INDETERMINATE: "indeterminate"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,11 +322,13 @@ class AdmissionService:
         )
         create_result = created.results[-1]
         if create_result.status is not StageStatus.PASS:
-            await self._release(ctx)
-            outcome = (
-                Outcome.FAILED if isinstance(created.error, DependencyError) else Outcome.DENIED
-            )
-            await self._record_outcome(decision, outcome, created.error)
+            error = created.error
+            # A creation that may have taken effect keeps its slot: the reconciler
+            # removes the agent and gives the slot back (erring on refusing).
+            if error is None or error.code != INDETERMINATE:
+                await self._release(ctx)
+            outcome = Outcome.FAILED if isinstance(error, DependencyError) else Outcome.DENIED
+            await self._record_outcome(decision, outcome, error)
             final = self._decision(
                 ctx, created.results, Verdict.DENY, outcome, created.error, began
             )
@@ -395,7 +399,10 @@ class AdmissionService:
     async def _record_outcome(
         self, decision: Decision, outcome: Outcome, error: SpawngateError | None
     ) -> None:
-        result: dict[str, JsonValue] = {"outcome": outcome.value}
+        # The record says what became of a creation whose answer was lost
+        # ("rolled_back", or "indeterminate" for the reconciler), not just "failed".
+        settled = _SETTLED.get(error.code) if error is not None else None
+        result: dict[str, JsonValue] = {"outcome": settled or outcome.value}
         if decision.agent is not None:
             result["agent_id"] = decision.agent.get("id")
         if error is not None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from gateway.request import AgentKind
 
-__all__ = ["AgentRecord", "Registry"]
+__all__ = ["INDETERMINATE", "ROLLED_BACK", "Abandoning", "AgentRecord", "Registry"]
+
+#: Error codes of a creation whose answer was lost, once the gateway tried to
+#: abandon it: the agent is surely not there, or may be (the reconciler removes it).
+ROLLED_BACK = "creation_rolled_back"
+INDETERMINATE = "creation_indeterminate"
 
 
 class AgentRecord(BaseModel):
@@ -62,3 +67,14 @@ class Registry(Protocol):
     ) -> list[AgentRecord]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Abandoning(Protocol):
+    """A registry that can take back a creation of one decision (see gateway.registry.builtin)."""
+
+    async def abandon(self, record: AgentRecord) -> bool:
+        """Remove the agent only if ``record.decision_id`` created it, and refuse that
+        creation if it arrives later; True if an agent was removed. Raises a
+        DependencyError if the registry could not be reached."""
+        ...

@@ -169,26 +169,34 @@ class HttpRegistry:
         await self._abandon(record)
         raise _failed(f"{why}; a read found no such agent", _UNCONFIRMED, stage="create")
 
+    async def abandon(self, record: AgentRecord) -> bool:
+        """Tell the registry this creation is abandoned: it removes the agent only if
+        ``record.decision_id`` created it, and refuses that creation if it arrives late.
+        True if an agent was removed (2xx), False if there was none (404); an
+        unreachable registry or any other answer raises ``UpstreamFailed``."""
+        response = await self._send(
+            "DELETE",
+            self._agent_url(record.tenant, record.name),
+            stage=None,
+            headers={"Idempotency-Key": record.decision_id},
+        )
+        if response.status_code == 404:
+            return False
+        if 200 <= response.status_code < 300:
+            return True
+        raise _failed(
+            f"abandoning {record.id} answered {response.status_code}: {_excerpt(response)}",
+            "the registry did not take back the creation",
+            stage=None,
+        )
+
     async def _abandon(self, record: AgentRecord) -> None:
-        """Tell the registry this creation is abandoned, so that it removes the agent if it
-        has it and refuses the creation if it arrives late. Best effort on purpose: the
-        caller is refused either way, and an agent that lands anyway names this failed
-        decision, for the reconciler."""
-        url = self._agent_url(record.tenant, record.name)
+        """``abandon``, best effort: the caller is refused either way, and an agent that
+        lands anyway names this failed decision, for the reconciler."""
         try:
-            response = await self._client.delete(
-                url, headers={"Idempotency-Key": record.decision_id}
-            )
-        except httpx.HTTPError as exc:
-            logger.warning("registry: could not abandon %s (%s): %r", record.id, url, exc)
-            return
-        if response.status_code not in (200, 202, 204, 404):
-            logger.warning(
-                "registry: abandoning %s answered %s %s",
-                record.id,
-                response.status_code,
-                _excerpt(response),
-            )
+            await self.abandon(record)
+        except UpstreamFailed as exc:
+            logger.warning("registry: could not abandon %s: %s", record.id, exc.reason)
 
     async def _confirmed(self, record: AgentRecord, why: str) -> bool:
         """Whether a read finds this agent from this decision; a failed read fails closed."""

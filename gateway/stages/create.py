@@ -4,20 +4,36 @@ Runs only after the decision record is durable (see gateway.service). An
 agent that may itself create agents gets an API key, returned once, with its
 lineage (parent, root, depth) so that its own requests are limited as part of
 the same family tree.
+
+Once the registry has the agent, a failure to issue its key must not leave an
+agent the caller is told was not created: the creation is abandoned (removed
+only if this decision made it), and the error says whether that worked
+(``creation_rolled_back``) or not (``creation_indeterminate``: the reconciler
+removes it later).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from gateway.auth import Authenticator
 from gateway.decision import StageName, StageStatus
+from gateway.errors import DependencyError, DependencyUnavailable
 from gateway.pipeline import StageOutcome
-from gateway.registry.base import AgentRecord, Registry
+from gateway.registry.base import (
+    INDETERMINATE,
+    ROLLED_BACK,
+    Abandoning,
+    AgentRecord,
+    Registry,
+)
 from gateway.request import SmeRequest
 from gateway.stages.context import AdmissionContext
 
 __all__ = ["CreateStage"]
+
+logger = logging.getLogger("spawngate.create")
 
 SPAWNING_TOOLS = frozenset({"create_agent", "create_sme"})
 
@@ -78,6 +94,32 @@ class CreateStage:
                 tools=record.tools,
                 parent=ctx.need_principal(),
             )
-            ctx.issued_key = await self._auth.issue(spawned)
+            try:
+                ctx.issued_key = await self._auth.issue(spawned)
+            except DependencyError as exc:
+                ctx.created = None
+                raise await self._take_back(record, exc) from exc
             facts["credential_issued"] = True
         return StageOutcome(StageStatus.PASS, facts=facts)
+
+    async def _take_back(self, record: AgentRecord, cause: DependencyError) -> DependencyError:
+        """Abandon a creation the caller will be told failed; say whether that worked."""
+        if isinstance(self._registry, Abandoning):
+            try:
+                await self._registry.abandon(record)
+            except DependencyError as exc:
+                # Indeterminate, below: the reconciler removes the agent.
+                logger.error("could not abandon %s (%s): %s", record.id, record.decision_id, exc)
+            else:
+                return DependencyUnavailable(
+                    f"{cause.reason}; the creation was rolled back",
+                    dependency=cause.dependency,
+                    code=ROLLED_BACK,
+                    stage="create",
+                )
+        return DependencyUnavailable(
+            f"{cause.reason}; the created agent will be removed",
+            dependency=cause.dependency,
+            code=INDETERMINATE,
+            stage="create",
+        )

@@ -95,9 +95,17 @@ class RegistryStandIn:
             return web.json_response({}, status=404)
         return web.Response(text=json.dumps(self.agents[key]), content_type="application/json")
 
+    async def _search(self, request: web.Request) -> web.Response:
+        self.requests.append(("GET", request.raw_path))
+        tenant = request.query.get("tenant", "")
+        limit = int(request.query.get("limit", "100"))
+        found = [a for a in self.agents.values() if a.get("tenant") == tenant][:limit]
+        return web.json_response(found)
+
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/agents", self._post)
+        app.router.add_get("/agents", self._search)
         app.router.add_get("/agents/{rest:.*}", self._get)
         app.router.add_delete("/agents/{rest:.*}", self._delete)
         self._runner = web.AppRunner(app)

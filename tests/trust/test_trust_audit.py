@@ -370,3 +370,35 @@ async def test_trust_4_decisions_api_pages_with_a_cursor(gateway: Gateway) -> No
         assert len(seen) == 7 and len(set(seen)) == 7
         bad = await c.get("/v1/decisions", params={"cursor": "nope"}, headers=bearer("bob"))
         assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "38940002978827080868-85301",  # beyond Redis's 64-bit stream ids
+        "18446744073709551616-0",
+        "1-18446744073709551616",
+        "-1-0",
+        "1.5-0",
+    ],
+)
+async def test_trust_4_cursor_redis_would_refuse_is_a_422_naming_it(
+    gateway: Gateway, cursor: str
+) -> None:
+    async with client_for(gateway) as c:
+        r = await c.get("/v1/decisions", params={"cursor": cursor}, headers=bearer("bob"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("cursor", ["0-0", "0-000000", "18446744073709551615-18446744073709551615"])
+async def test_trust_4_cursor_at_either_end_of_the_id_space_is_an_empty_page(
+    gateway: Gateway, cursor: str
+) -> None:
+    async with client_for(gateway) as c:
+        await c.post("/v1/create_agent", json={"name": "edge"}, headers=bearer("orchestrator"))
+        r = await c.get("/v1/decisions", params={"cursor": cursor}, headers=bearer("bob"))
+    assert r.status_code == 200, r.text
+    # Nothing lies before the first id; the last id is past everything written
+    # (the creation's decision and outcome records).
+    assert len(r.json()) == (0 if cursor.startswith("0-") else 2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -15,6 +16,7 @@ import pytest
 
 from gateway.audit import AuditRecord, RecordType
 from gateway.policy.snapshot import revision_of
+from gateway.reconcile import Reconciler
 from gateway.settings import PROJECT_ROOT
 from gateway.wiring import Gateway
 from tests.conftest import bearer, client_for
@@ -327,3 +329,33 @@ async def test_trust_11_hidden_paths_keep_a_clean_checkout_clean(
         assert await gw.policy.reload() is False and gw.policy.last_error is None
     finally:
         await gw.aclose()
+
+
+async def test_trust_8_reconciler_takes_back_an_http_registry_agent_of_a_failed_creation(
+    registry: tuple[RegistryStandIn, str], http_gw: Gateway
+) -> None:
+    """An agent that landed in the HTTP registry although the log says its creation
+    failed is abandoned there by the reconciler (DELETE with its decision id)."""
+    standin, _ = registry
+    made = await _create(http_gw, "base")
+    assert made.status_code == 201, made.text
+    lost = {**made.json()["agent"], "id": "acme/lost", "name": "lost", "decision_id": "dec_lost"}
+    standin.agents["acme/lost"] = lost
+    await http_gw.audit.append(
+        AuditRecord(
+            type=RecordType.OUTCOME,
+            decision_id="dec_lost",
+            timestamp=datetime.now(UTC),
+            path="spawngate/create_agent",
+            tenant="acme",
+            principal="acme-orchestrator",
+            input={},
+            result={"outcome": "failed", "agent_id": "acme/lost"},
+            bundles={},
+        )
+    )
+    report = await Reconciler.for_gateway(http_gw, instance="test").run_once()
+    assert sorted(standin.agents) == ["acme/base"]
+    assert ("DELETE", "/agents/acme/lost") in standin.requests
+    removed = report.result()["removed"]
+    assert isinstance(removed, list) and len(removed) == 1
