@@ -70,7 +70,7 @@ from gateway.chain_verify import ChainProblem, ChainVerifier, verify_chain
 from gateway.checkpoints import CheckpointFile, checkpoint_file, resolve_key, sign_checkpoint
 from gateway.decision import Decision
 from gateway.errors import DependencyError, DependencyUnavailable, InternalError
-from gateway.log_reader import PAGE_SIZE, LogReader, matches, select_records
+from gateway.log_reader import PAGE_SIZE, LogReader, matches
 from gateway.records import (
     GENESIS,
     SCHEMA_VERSION,
@@ -102,7 +102,6 @@ __all__ = [
     "chain",
     "matches",
     "record_hash",
-    "select_records",
     "sign_checkpoint",
     "verify_chain",
 ]

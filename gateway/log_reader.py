@@ -8,14 +8,14 @@ A log grows without bound, so no read here holds more than one page
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.errors import InvalidRequest
 from gateway.records import AuditRecord
 from gateway.store import RedisStore, redis_errors
 
-__all__ = ["PAGE_SIZE", "LogReader", "matches", "parse_cursor", "select_records"]
+__all__ = ["PAGE_SIZE", "LogReader", "matches", "parse_cursor"]
 
 #: Records per XRANGE.
 PAGE_SIZE = 1000
@@ -38,32 +38,6 @@ def parse_cursor(raw: str) -> str:
         "(pass the X-Next-Cursor header of the previous page)",
         code="invalid_cursor",
     )
-
-
-def select_records(
-    records: Iterable[AuditRecord],
-    *,
-    tenant: str | None = None,
-    creator: str | None = None,
-    verdict: str | None = None,
-    template: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    decision_id: str | None = None,
-) -> Iterable[AuditRecord]:
-    """The records matching every filter given (times are ISO strings, inclusive)."""
-    for r in records:
-        if matches(
-            r,
-            tenant=tenant,
-            creator=creator,
-            verdict=verdict,
-            template=template,
-            since=since,
-            until=until,
-            decision_id=decision_id,
-        ):
-            yield r
 
 
 def matches(

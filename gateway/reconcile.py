@@ -27,6 +27,11 @@ It errs low only for an admission slower than the lease, or a deny/expiry
 caught between its state change and its release (one slot; the next run,
 which raises any counter below its floor, puts it back).
 
+Only a registry that can list every agent (``Registry.lists_every_agent``: the
+built-in one) is trusted to lower counters; with one that may cut a listing
+short (the HTTP registry, whose contract has no paging) counters are left as
+they are, since a short listing would free slots that real agents hold.
+
 Unfinished creations (issue 9, item 8): an agent whose decision's outcome
 records all say it was not created is removed (gateway.agreement), and listed
 under ``removed``.
@@ -180,8 +185,10 @@ class Reconciler:
                 floors.update(k for k in approval.reserved_keys if self.ledger.is_held(k))
         # Total counters exist only where a total limit is configured; do not create others.
         candidates = existing | {k for k in floors if not k.endswith(":total")}
-        corrections = await self.ledger.rebuild(
-            {k: floors.get(k, 0) for k in candidates}, now=time.time()
+        corrections = (
+            await self.ledger.rebuild({k: floors.get(k, 0) for k in candidates}, now=time.time())
+            if self.registry.lists_every_agent
+            else ()
         )
         orphans, missing = compare(agents, decided, claims)
         report = ReconcileReport(

@@ -7,7 +7,6 @@ tests build apps with other settings and production builds exactly one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -144,6 +143,8 @@ ADMISSION_ERRORS = error_responses(
 #: Authenticated reads.
 READ_ERRORS = error_responses(401, 403, 404, 422, 500, 503)
 REGISTRY_ERRORS = error_responses(401, 403, 404, 422, 500, 502, 503)
+#: Rounds of 0.2 s in which background tasks must end at shutdown (10 s in all).
+_STOP_ROUNDS = 50
 
 
 def _request_schema(model: type[AgentRequest] | type[SmeRequest]) -> dict[str, Any]:
@@ -153,6 +154,27 @@ def _request_schema(model: type[AgentRequest] | type[SmeRequest]) -> dict[str, A
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait until each has ended.
+
+    A cancellation can be lost (a library that catches it, or a race inside a
+    timeout), which would hang shutdown forever: whatever is still running is
+    cancelled again, and after a bounded wait named in the log instead.
+    """
+    pending = set(tasks)
+    for _ in range(_STOP_ROUNDS):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    for task in tasks:
+        if task in pending:
+            logger.error("background task %s did not stop: %s", task.get_name(), task.get_stack())
+        elif not task.cancelled() and task.exception() is not None:
+            logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
 
 def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> FastAPI:
@@ -187,10 +209,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _stop(background)
             if shipper is not None:
                 await shipper.aclose()
             if owned:

@@ -24,29 +24,23 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
+from gateway.danger.code import CODE_SIGNALS
+from gateway.danger.harm import HARM_SIGNALS
+from gateway.danger.injection import INJECTION_SIGNALS
+from gateway.danger.normalise import decoded, normalise
+from gateway.danger.outputs import OUTPUT_SIGNALS
+from gateway.danger.signals import Signal, compile_lower
 
 __all__ = ["OfflineAnalyzer"]
 
-VERSION = "offline-1"
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    category: Category
-    name: str
-    pattern: re.Pattern[str]
-    weight: float
-    #: Damped when the text is framed defensively (detect, prevent, analyse ...).
-    dampable: bool = True
+VERSION = "offline-2"
 
 
 def _re(pattern: str) -> re.Pattern[str]:
-    # Patterns are lower case and run on lower-cased text: much faster than IGNORECASE.
-    return re.compile(pattern)
+    return compile_lower(pattern)
 
 
 _C = Category
@@ -58,8 +52,8 @@ _CREDS = (
 _SEND = r"(send|sends|sending|upload|uploads|transmit\w*|forward\w*|exfiltrat\w*|leak\w*|ship|post request|posts? (it|them))"
 _SENSITIVE = (
     r"(personal (details|data|information|info)|private (data|information)|confidential\w*|sensitive (data|information)"
-    r"|medical (records?|data)|health (data|records?|recommendations)|genetic data|financial (data|reports?|records?)"
-    r"|bank(ing)? (details|account)|therapy (notes|sessions)|diagnoses|psychological profiles?|search history"
+    r"|medical (records?|data)|health (data|records?)|genetic data|financial (data|reports?|records?)"
+    r"|bank(ing)? (details|account)|diagnoses|search history"
     r"|browsing history|location data|(profile|account) (details|information)|linked accounts|passport|ssn)"
 )
 _PROMPT_NOUNS = (
@@ -69,7 +63,7 @@ _PROMPT_NOUNS = (
     r"|this entire conversation)"
 )
 
-SIGNALS: tuple[Signal, ...] = (
+LEXICON_SIGNALS: tuple[Signal, ...] = (
     # -- instruction override / jailbreak -----------------------------------
     Signal(
         _C.INSTRUCTION_OVERRIDE,
@@ -88,9 +82,10 @@ SIGNALS: tuple[Signal, ...] = (
         _C.INSTRUCTION_OVERRIDE,
         "unrestricted-persona",
         _re(
-            r"\b(no|without|free (of|from)|not (bound|restrained|restricted|limited) by|never restricted by|unrestrained"
+            r"\b(no|without|free (of|from)|(not|never) (bound|restrained|restricted|limited) by|unrestrained"
+            r"|(does not|doesn'?t|do not|don'?t|nor does (it|he|she)|will not|won'?t) (have|has|care about|follow|respect)|(has|have) no|lacks?"
             r"|unfiltered|uncensored|unbound by|ignores? (all )?)\b[^.\n]{0,40}\b(ethics|ethical|morals?|moral|morality"
-            r"|filters?|censorship|content polic\w+|guidelines|restrictions|remorse|virtues)"
+            r"|filters?|censorship|content polic\w+|guidelines|restrictions)"
             r"|\b(ethics|content|safety) filters?\W{0,3}\s*(disabled|off|removed)"
         ),
         0.65,
@@ -126,7 +121,7 @@ SIGNALS: tuple[Signal, ...] = (
             r"\b(answer|respond to|comply with|follow|fulfil\w*|obey)\b[^.\n]{0,20}\b(any|every|all)\b[^.\n]{0,15}"
             r"\b(prompts?|requests?|commands?|questions?|orders?)\b[^.\n]{0,60}\b(no matter|regardless|without "
             r"(question|hesitation|refus\w*|restriction|filter\w*|exception)|even if)"
-            r"|\b(write|say|do|answer) anything and everything\b|\bfollow any commands?\b"
+            r"|\bfollow any commands?\b"
         ),
         0.55,
         False,
@@ -138,7 +133,7 @@ SIGNALS: tuple[Signal, ...] = (
             r"\b(actively (try|trying) to (do )?harm|cause (maximum )?harm|as harmful as possible|intentionally (provide|give"
             r"|write)s? (incorrect|wrong|false|harmful|misleading)|(inappropriate|irresponsible|offensive|vulgar|pornographic"
             r"|explicit|hateful|racist) (character|content|language|responses?|answers?|scenes?)"
-            r"|(hates? me|opposite (of|from) (openai|chat ?gpt))|(illegal|unethical|harmful) (content|answers|responses"
+            r"|(illegal|unethical|harmful) (content|answers|responses"
             r"|requests) (is|are) (allowed|fine|ok))"
         ),
         0.55,
@@ -149,7 +144,7 @@ SIGNALS: tuple[Signal, ...] = (
         "persona-switch",
         _re(
             r"\b(from now on|you are now|you will now|pretend (to be|you are)|roleplay as|take (up )?the persona"
-            r"|play (2|two) characters|act as if you (have|had) no|you are (now )?free|i'?m free|freed from)\b"
+            r"|act as if you (have|had) no|you are (now )?free)\b"
         ),
         0.2,
         False,
@@ -173,7 +168,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal(
         _C.INSTRUCTION_OVERRIDE,
         "evil-framing",
-        _re(r"\b(evil|diabolical|malevolent|villain\w*|immoral|mob assassin|no morals)\b"),
+        _re(r"\b(evil|diabolical|malevolent|villain\w*|immoral|no morals)\b"),
         0.2,
         False,
     ),
@@ -207,7 +202,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             rf"\b(reveal|show|print|output|repeat|disclose|leak|tell me|display|encode|translate|give me|console\.log"
             rf"|what (are|were|was))\b[^\n]{{0,60}}\b{_PROMPT_NOUNS}|\bwhat (were|was) you told\b"
-            rf"|\bi was instructed to\b|\bnot supposed to tell\b"
+            rf"|\bnot supposed to tell\b"
         ),
         0.6,
         False,
@@ -218,7 +213,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(share|tell|give|reveal|provide|show|spell|write|what('?s| is))\b[^.\n?]{0,40}\b(your|the|our|system|admin)"
             r"\s+(system\s+)?(password|passcode|secret|pin)\b|\b(poem|haiku|song|story|leetspeak|riddle|acrostic)\b"
-            r"[^.\n]{0,30}\bthe password\b|\bthe password in\b"
+            r"[^.\n]{0,30}\bthe password\b"
         ),
         0.6,
         False,
@@ -262,7 +257,7 @@ SIGNALS: tuple[Signal, ...] = (
         "fake-authority",
         _re(
             r"<\s*system[ _]?(mode|prompt)?\s*>|\$system\b|\[(system|debugging mode|admin)[^\]]{0,40}\]"
-            r"|\b(i am|i'm) (a |an )?(police officer|openai (employee|developer)|your (developer|creator|administrator))"
+            r"|\b(i am|i'm) (a |an )?(openai (employee|developer)|your (developer|creator|administrator))"
         ),
         0.45,
         False,
@@ -333,8 +328,9 @@ SIGNALS: tuple[Signal, ...] = (
         _C.DESTRUCTIVE_ACTION,
         "destructive-command",
         _re(
-            r"\brm\s+-(r|rf|fr)\b|\bmkfs\b|\bdd\s+if=|\bdrop\s+(table|database)\b|\btruncate\s+table\b"
-            r"|:\(\)\s*\{\s*:\|:&\s*\};:|\bfork ?bomb\b|\bshred\b"
+            # Bare tokens only where they are never routine; rm, dd, DROP and
+            # fork bombs with their targets are read as code (gateway/danger/code.py).
+            r"\bmkfs\b|\bshred\b"
         ),
         0.65,
         False,
@@ -354,7 +350,7 @@ SIGNALS: tuple[Signal, ...] = (
         "delete-system-files",
         _re(
             r"\b(delete|deletes|remove|removes|erase|wipe|truncate|overwrite)\w*\b[^\n]{0,60}(/etc/|/var/log|/root\b|/usr/"
-            r"|/lib|/boot|/bin/|\.bashrc|\.profile|\bwtmp\b|customer database|production database)"
+            r"|/lib|/boot|/bin/|\.bashrc|\.profile|\bwtmp\b)"
         ),
         0.55,
     ),
@@ -372,7 +368,7 @@ SIGNALS: tuple[Signal, ...] = (
         "malware",
         _re(
             r"\b(ransomware|rootkit|backdoor|keylogger|botnet|trojan|spyware|malware|computer virus|virus attack"
-            r"|worm|wiper|logic bomb|slowloris|(syn|udp|http|smtp|sip|icmp|ping) flood|ddos|denial[- ]of[- ]service"
+            r"|worm|wiper|logic bomb|fork ?bomb|slowloris|(syn|udp|http|smtp|sip|icmp|ping) flood|ddos|denial[- ]of[- ]service"
             r"|simulates? an? [\w -]{0,20}attack)\b"
         ),
         0.5,
@@ -393,8 +389,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(cause|causing|inflict\w*|to create|resulting in)\s+(\w+\s+){0,2}(harm|death|chaos|confusion|injur\w*"
             r"|significant downtime|outages?|accidents?)\b"
-            r"|\bfalse (alarms?|warnings?|signals?|readings?|alerts?|collision)\b|\b(emergency )?shutdown of (the )?vehicle"
-            r"|\bneglect\w*\b[^.\n]{0,20}\b(patient|care|safety)"
+            r"|\bfalse (alarms?|warnings?|signals?|readings?|alerts?)\b"
         ),
         0.5,
     ),
@@ -442,7 +437,7 @@ SIGNALS: tuple[Signal, ...] = (
         "remote-shell",
         _re(
             r"\b(reverse shell|bind shell|persistent (backdoor|access|compromise|foothold)|persistence (technique|mechanism)"
-            r"|shell session with a server|remote access trojan|command[- ]and[- ]control|c2 (server|url|channel|technique)"
+            r"|remote access trojan|command[- ]and[- ]control|c2 (server|url|channel|technique)"
             r"|listens? for commands|redirects? the standard (input|output))\b"
         ),
         0.65,
@@ -461,7 +456,6 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(inject|introduce|insert|embed)\w*\b[^.\n]{0,30}\b(code|payloads?|malicious|backdoor|shellcode)\b"
             r"[^.\n]{0,50}\b(into|in)\b|\bhidden (admin\w*|backdoor|account|user|interface|endpoint)"
-            r"|\b(covert|hidden) (surveillance|monitoring) tools?"
         ),
         0.55,
     ),
@@ -479,7 +473,7 @@ SIGNALS: tuple[Signal, ...] = (
         "exploit",
         _re(
             r"\bexploit\w*\b[^.\n]{0,30}\bvulnerabilit\w*|\ballows? an attacker\b|\bforge\w*\b[^.\n]{0,30}\b(identit\w*"
-            r"|credentials?|documents?|signatures?|certificates?|tokens?)|\b(duplicate|fake|false) identities\b"
+            r"|credentials?|documents?|signatures?|certificates?|tokens?)"
         ),
         0.5,
     ),
@@ -520,7 +514,7 @@ SIGNALS: tuple[Signal, ...] = (
         _re(
             r"\b(flood|overwhelm|exhaust|saturate|hammer)\w*\b[^.\n]{0,40}\b(server|target|resources|cpu|memory"
             r"|bandwidth|network|api|service|disk)|\bhigh volume of\b[^.\n]{0,30}\b(requests|packets|emails"
-            r"|messages|invites?)|\b(multiple|many|numerous) connections to the target"
+            r"|messages|invites?)"
         ),
         0.55,
     ),
@@ -579,6 +573,12 @@ SIGNALS: tuple[Signal, ...] = (
     ),
 )
 
+#: Every detector family, matched together: phrases of intent, code, harm
+#: triples by synonym class, injection by grammatical shape, output aimed at the user.
+SIGNALS: tuple[Signal, ...] = (
+    LEXICON_SIGNALS + CODE_SIGNALS + HARM_SIGNALS + INJECTION_SIGNALS + OUTPUT_SIGNALS
+)
+
 #: A text framed around defence damps the attack-vocabulary signals (not the
 #: ones marked dampable=False, which only make sense as an attack).
 _DEFENSIVE = _re(
@@ -594,6 +594,41 @@ _DEFENSIVE = _re(
     r"|cyber ?security (expert|veteran|analyst|professional|specialist|summar\w+))\b"
 )
 _DEFENSIVE_FACTOR = 0.3
+#: A sentence that asks for a working artefact ("write code that ...", "the
+#: exploit must ...") is a request for the harmful thing itself: defensive
+#: framing elsewhere in the text ("follow secure coding practice") does not
+#: damp what that sentence asks for.
+_ARTEFACT = _re(
+    r"\b(write|create|generate|build|develop|implement|produce|craft|give me|provide|design)\w*\b[^.\n]{0,40}"
+    r"\b(code|script|program|exploit|payload|function|snippet|binary|tool|malware|implant)s?\b"
+    r"|\b(the|this|your) (code|script|program|exploit|payload|tool)\b[^.\n]{0,20}\b(must|should|will|shall|needs? to)\b"
+)
+
+
+#: Signals that name a subject defenders discuss all day (DDoS, malware,
+#: disruption, killing a process): a request for a blocker or a detector of
+#: them is still defensive, so the artefact rule leaves them damped.
+_TOPICS = frozenset({"malware", "sabotage", "kill-services", "cause-harm", "sensitive-system-path"})
+
+
+def _asks_for_it(signal: Signal, text: str, match: re.Match[str]) -> bool:
+    """The match sits in a sentence asking for a working artefact that is not itself defensive."""
+    if signal.name in _TOPICS:
+        return False
+    sentence = _sentence(text, match.start(), match.end())
+    return bool(_ARTEFACT.search(sentence)) and not _DEFENSIVE.search(sentence)
+
+
+_CLAUSE_ENDS = (". ", ".\n", ": ", "; ", "\n")
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The clause around a match (". ", ": ", "; " and newlines end one; "1.2.3.4" does not)."""
+    left = max(text.rfind(sep, 0, start) + len(sep) for sep in _CLAUSE_ENDS)
+    rights = [i for i in (text.find(sep, end) for sep in _CLAUSE_ENDS) if i >= 0]
+    return text[max(0, left) : min(rights, default=len(text))]
+
+
 _NEGATION = _re(
     r"\b(never|not|no|don'?t|do not|must not|mustn'?t|avoid|refuse to|without ever)\b[^.\n]{0,20}$"
 )
@@ -626,19 +661,46 @@ OUTBOUND_TOOLS = frozenset(
 )
 
 
+#: RE2's DFA cache: one set over every family thrashes it (falling back to the
+#: slow NFA, ~1-7 ms per text), one set per family at this budget stays in the DFA.
+_RE2_MAX_MEM = 64 << 20
+
+
 @functools.cache
-def _prefilter() -> Any:
-    """One RE2 set over every signal (and the defensive framing), matched in a
-    single linear pass; Python's re then runs only for the signals that hit, to
-    extract evidence and check negation. Same matches, a fraction of the time."""
+def _prefilter() -> tuple[tuple[Any, tuple[int, ...], Any], ...]:
+    """RE2 sets (one per detector family, plus the defensive framing) that find
+    which signals occur in linear passes; Python's re then runs only for the
+    signals that hit, to extract evidence and check negation. Each set comes
+    with the global SIGNALS index of each of its entries (and its options)."""
     import re2
 
-    matcher = re2.Set.SearchSet(re2.Options())
-    for signal in SIGNALS:
-        matcher.Add(signal.pattern.pattern)
-    matcher.Add(_DEFENSIVE.pattern)
-    matcher.Compile()
-    return matcher
+    groups: dict[str, list[int]] = {}
+    for index, signal in enumerate(SIGNALS):
+        groups.setdefault(signal.family, []).append(index)
+    sets = []
+    for indices in groups.values():
+        patterns = [SIGNALS[i].pattern.pattern for i in indices]
+        if indices is groups["lexicon"]:
+            patterns.append(_DEFENSIVE.pattern)
+            indices = [*indices, _DEFENSIVE_INDEX]
+        options = re2.Options()
+        options.max_mem = _RE2_MAX_MEM
+        matcher = re2.Set.SearchSet(options)
+        for pattern in patterns:
+            matcher.Add(pattern)
+        matcher.Compile()
+        # The binding keeps a pointer to the options, not a copy: they must live
+        # as long as the set, or RE2 reads a freed max_mem (seen: 870 MB RSS).
+        sets.append((matcher, tuple(indices), options))
+    return tuple(sets)
+
+
+def _hits(text: str) -> set[int]:
+    return {
+        indices[local]
+        for matcher, indices, _ in _prefilter()
+        for local in matcher.Match(text) or ()
+    }
 
 
 _DEFENSIVE_INDEX = len(SIGNALS)
@@ -660,11 +722,30 @@ class OfflineAnalyzer:
     version = VERSION
 
     def analyse_text(self, field: str, text: str) -> list[Finding]:
-        text = text.lower()
-        hits = set(_prefilter().Match(text) or ())
+        findings = self._analyse(field, normalise(text))
+        # A payload hidden in an encoding is read again as text of its own; that
+        # it was hidden is itself evidence, and it is concrete: never damped.
+        for payload in decoded(text):
+            hidden = self._analyse(f"{field} (decoded)", normalise(payload))
+            if any(f.weight > 0 for f in hidden):
+                findings.extend(hidden)
+                findings.append(
+                    Finding(
+                        category=max(hidden, key=lambda f: f.weight).category,
+                        signal="obfuscation:encoded-payload",
+                        evidence=payload[:120],
+                        field=field,
+                        weight=0.3,
+                    )
+                )
+        return findings
+
+    def _analyse(self, field: str, text: str) -> list[Finding]:
+        hits = _hits(text)
         defensive = _DEFENSIVE_INDEX in hits
-        findings: list[Finding] = []
-        damped: list[Finding] = []
+        # (finding, span, damped?) for the first non-negated match of each signal:
+        # one finding per signal and field, evidence rather than a count.
+        matched: list[tuple[Finding, tuple[int, int], bool]] = []
         for index in sorted(hits - {_DEFENSIVE_INDEX}):
             signal = SIGNALS[index]
             for match in signal.pattern.finditer(text):
@@ -672,19 +753,29 @@ class OfflineAnalyzer:
                     continue
                 finding = Finding(
                     category=signal.category,
-                    signal=signal.name,
+                    signal=signal.label,
                     evidence=match.group(0)[:120],
                     field=field,
                     weight=signal.weight,
                 )
-                if defensive and signal.dampable:
-                    damped.append(finding)
-                else:
-                    findings.append(finding)
-                break  # one finding per signal and field: evidence, not a count
+                dampen = defensive and signal.dampable and not _asks_for_it(signal, text, match)
+                matched.append((finding, match.span(), dampen))
+                break
+        findings: list[Finding] = []
+        damped: list[Finding] = []
+        # Two families reading the same words as the same harm are one piece of
+        # evidence: the strongest counts, the others are listed at weight 0.
+        kept: list[tuple[Category, tuple[int, int]]] = []
+        for finding, (start, end), dampen in sorted(matched, key=lambda m: -m[0].weight):
+            if any(c is finding.category and s < end and start < e for c, (s, e) in kept):
+                findings.append(finding.model_copy(update={"weight": 0.0}))
+                continue
+            kept.append((finding.category, (start, end)))
+            (damped if dampen else findings).append(finding)
         if damped:
             # In a text about defence, attack vocabulary is expected: damped, and
             # counted as one piece of evidence (the strongest), not as many.
+            # Concrete actions (code, harm aimed at a destination) are never here.
             strongest = max(damped, key=lambda f: f.weight)
             for f in damped:
                 weight = round(f.weight * _DEFENSIVE_FACTOR, 4) if f is strongest else 0.0
@@ -749,3 +840,8 @@ class OfflineAnalyzer:
 
     async def score(self, proposal: Proposal) -> DangerReport:
         return self.report(proposal)
+
+
+def lexicon() -> list[tuple[str, str]]:
+    """(signal, pattern) for every signal of every family, for `spawngate danger lexicon`."""
+    return [(s.label, s.pattern.pattern) for s in SIGNALS]

@@ -53,6 +53,10 @@ class AgentRecord(BaseModel):
 
 class Registry(Protocol):
     name: str
+    #: Whether ``search`` with a large ``limit`` returns every agent of a tenant. Only
+    #: then may the reconciler lower quota counters to what the listing shows: a
+    #: listing cut short would free slots that real agents hold.
+    lists_every_agent: bool
 
     async def create(self, record: AgentRecord) -> AgentRecord:
         """Register the agent; raise Conflict if the name is taken, UpstreamFailed on failure."""

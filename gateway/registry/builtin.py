@@ -100,6 +100,7 @@ return 1
 
 class BuiltinRegistry:
     name = "builtin"
+    lists_every_agent = True
 
     def __init__(self, store: RedisStore, *, abandon_seconds: float = ABANDON_SECONDS) -> None:
         self._store = store

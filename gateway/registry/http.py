@@ -95,6 +95,8 @@ def _failed(detail: str, reason: str, *, stage: str | None) -> UpstreamFailed:
 
 class HttpRegistry:
     name = "http"
+    # The registry contract has no paging: a remote registry may cap a listing.
+    lists_every_agent = False
 
     def __init__(
         self, url: str, *, timeout: float, client: httpx.AsyncClient | None = None

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOMY_CONFIG, write_config
-from tests.faults.harness import Call, GatewayProcess, run_load
+from tests.faults.harness import SOAK, Call, GatewayProcess, run_load
 from tests.faults.invariants import (
     builtin_agents,
     check_answers,
@@ -29,6 +29,18 @@ from tests.faults.invariants import (
     verify_log,
 )
 from tests.support.redis_proc import RedisProcess
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The soak belongs to `make soak` (SPAWNGATE_SOAK=1): deselect it elsewhere, so
+    that `make test` neither runs it nor reports it as a skipped test."""
+    if SOAK:
+        return
+    soak = [item for item in items if item.get_closest_marker("soak") is not None]
+    if soak:
+        config.hook.pytest_deselected(items=soak)
+        items[:] = [item for item in items if item.get_closest_marker("soak") is None]
+
 
 _runs = itertools.count()
 
