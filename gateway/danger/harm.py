@@ -56,7 +56,9 @@ HARM_SIGNALS: tuple[Signal, ...] = (
         compile_lower(
             rf"\b({SEND_OUT}|{STEAL}){INFLECT}{_GAP}\b{CREDENTIALS}{_GAP}{DESTINATION}|\b{CREDENTIALS}{_GAP}\b{SEND_OUT}{INFLECT}{_GAP}{DESTINATION}"
         ),
-        0.8,
+        # Secrets sent to a named destination is exfiltration carried out, not
+        # talked about: at the deny line on its own (policy's deny_at, 0.9).
+        0.9,
         dampable=False,
         family="harm",
     ),
