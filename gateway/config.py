@@ -33,6 +33,7 @@ __all__ = [
     "PrincipalKind",
     "QuotaSettings",
     "RateLimits",
+    "TemplateLineage",
     "TenantSettings",
     "load_config",
 ]
@@ -71,9 +72,23 @@ class QuotaSettings(_Strict):
     max_active_agents: int = Field(default=20, ge=0)
 
 
+TemplateName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,63}$")]
+
+
+class TemplateLineage(_Strict):
+    #: Deepest level at which an agent made from this template may be created;
+    #: replaces the tenant's ``max_depth`` for that template.
+    max_depth: int = Field(ge=1)
+
+
 class LineageLimits(_Strict):
     #: Depth of a new agent below its root orchestrator (the orchestrator's children are 1).
+    #: It also decides who may spawn: a new agent may hold create_agent / create_sme
+    #: (from a template that allows spawning) only above this depth, so that its own
+    #: children still fit (policies/spawngate/tools).
     max_depth: int = Field(default=3, ge=1)
+    #: Per-template overrides of ``max_depth``, e.g. ``{orchestrator: {max_depth: 1}}``.
+    templates: dict[TemplateName, TemplateLineage] = Field(default_factory=dict)
     #: All agents ever created under one root orchestrator.
     max_descendants_per_root: int = Field(default=50, ge=0)
     #: Creations per minute anywhere in one root's family tree.

@@ -3,7 +3,9 @@
 Order (why it is this order):
 
     validate      reject malformed input before spending anything on it
-    authenticate  who is calling decides the tenant, and everything after
+    authenticate  who is calling decides the tenant, and everything after; it
+                  runs even after validation denied (the request stays denied),
+                  so that every attempt is recorded with the caller's tenant
     feature       self-service is off unless the tenant turned it on (seed 000)
     authorize     Casbin: may this principal create this kind, in its tenant
     quota         reserve counters atomically before any expensive step, so a

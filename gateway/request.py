@@ -4,16 +4,20 @@ Field names are canonical snake_case. The aliases of seed 002 (``auto-reply``,
 ``next agent`` ...) are accepted and folded into the canonical field before
 validation; giving a field under two names with different values is an error
 rather than a silent pick. Unknown fields are refused so that a typo such as
-``tool`` for ``tools`` can never be dropped on the floor.
+``tool`` for ``tools`` can never be dropped on the floor. Free text ends up in
+system prompts, so control characters (NUL, ESC, DEL, C1, bidirectional
+overrides) are refused, naming the field; long text may hold newline and tab.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     ConfigDict,
@@ -49,8 +53,53 @@ AGENT_REF_PATTERN = r"^([a-z0-9][a-z0-9-]{0,62}/)?[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 AgentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Ident = Annotated[str, StringConstraints(pattern=IDENT_PATTERN)]
 AgentRef = Annotated[str, StringConstraints(pattern=AGENT_REF_PATTERN)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+#: Bidirectional overrides and isolates: they reorder what a reader (or a
+#: reviewer) sees without changing what a model reads (Trojan Source).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _control_problem(value: str, allowed: frozenset[str]) -> str | None:
+    for index, char in enumerate(value):
+        if char in allowed:
+            continue
+        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+            return f"contains control character U+{ord(char):04X} at position {index}"
+    return None
+
+
+def _no_controls(value: str) -> str:
+    """Short text: no control characters at all (it is copied into system prompts)."""
+    problem = _control_problem(value, frozenset())
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _no_controls_but_lines(value: str) -> str:
+    """Long text: newline and tab only."""
+    problem = _control_problem(value, frozenset("\n\t"))
+    if problem is not None:
+        raise ValueError(f"{problem} (only newline and tab are allowed)")
+    return value
+
+
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=2_000), AfterValidator(_no_controls)
+]
+LongText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=20_000),
+    AfterValidator(_no_controls_but_lines),
+]
+#: A short paragraph (a justification): may run over lines, like long text.
+Paragraph = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2_000),
+    AfterValidator(_no_controls_but_lines),
+]
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_controls)
+]
 
 #: alias -> canonical field (seed 002 spellings and the usual camelCase).
 ALIASES: Mapping[str, str] = {
@@ -86,9 +135,9 @@ class _Base(BaseModel):
     provider: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = (
         None
     )
-    model: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    model: ModelName | None = None
     estimated_cost_per_day: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
-    justification: ShortText | None = None
+    justification: Paragraph | None = None
     ttl_seconds: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] | None = None
     #: Where to POST the final outcome of a request queued for approval (HMAC-signed);
     #: its host must be in the tenant's callback_hosts.

@@ -198,7 +198,15 @@ class AdmissionService:
             policy=self._policy.current,
             shadow_policy=self._policy.shadow,
         )
-        front = await self._pipeline.run(ctx, stop=StageName.AUTHENTICATE)
+        front = await self._pipeline.run(ctx, stop=StageName.VALIDATE)
+        # Authenticate even when validation failed: the request stays denied, but its
+        # record carries the caller's tenant, so that tenant's auditors see the attempt.
+        identified = await self._pipeline.run(
+            ctx, start=StageName.AUTHENTICATE, stop=StageName.AUTHENTICATE
+        )
+        front = RunResult(
+            results=front.results + identified.results, error=front.error or identified.error
+        )
         claim: tuple[str, str, str, str] | None = None
         if idempotency_key is not None and front.error is None and ctx.principal is not None:
             fingerprint = body_fingerprint(kind.value, body)
@@ -460,6 +468,11 @@ class AdmissionService:
             body["request_id"] = decision.approval_id
         if decision.agent is not None:
             body["agent"] = decision.agent
+        # Tool provenance (from_template / from_request / dropped), as the template
+        # stage recorded it, so the caller sees what it was charged for.
+        template = next((s for s in decision.stages if s.stage is StageName.TEMPLATE), None)
+        if template is not None and isinstance(template.facts.get("tools"), dict):
+            body["tools"] = template.facts["tools"]
         if decision.agent_api_key is not None:
             body["agent_api_key"] = decision.agent_api_key
         headers: dict[str, str] = {}

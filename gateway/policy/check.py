@@ -52,7 +52,6 @@ class _Strict(BaseModel):
 
 class _Tools(_Strict):
     spawning_tools: list[Name]
-    max_spawning_depth: int = Field(ge=0)
 
 
 class _Capabilities(_Strict):

@@ -38,6 +38,20 @@ class EffectiveAgent:
     depth: int
     system_prompt: str
     next_agent: str
+    #: Where the tools came from (issue 10): granted by the blueprint and its chosen
+    #: capability modules, added by the creator (charged to it), or listed in the
+    #: request although the blueprint grants them already. Empty: all charged.
+    tools_from_template: tuple[str, ...] = ()
+    tools_from_request: tuple[str, ...] = ()
+    tools_dropped: tuple[str, ...] = ()
+
+    def tool_sources(self) -> dict[str, list[str]]:
+        """The provenance as the answer, the record and the policy input show it."""
+        return {
+            "from_template": list(self.tools_from_template),
+            "from_request": list(self.tools_from_request),
+            "dropped": list(self.tools_dropped),
+        }
 
 
 @dataclass(slots=True)

@@ -61,6 +61,7 @@ def policy_input(ctx: AdmissionContext) -> dict[str, Any]:
         "catalog": list(ctx.need_policy().catalog.names()),
         "effective": {
             "tools": list(effective.tools),
+            "tool_sources": effective.tool_sources(),
             "capabilities": list(effective.capabilities),
             "provider": effective.provider,
             "model": effective.model,

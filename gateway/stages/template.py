@@ -31,9 +31,11 @@ class TemplateStage:
         name = request.template or DEFAULT_TEMPLATE
         blueprint = ctx.need_policy().catalog.get(name)
         ctx.blueprint = blueprint
-        tools = set(request.tools)
-        if blueprint is not None:
-            tools.update(blueprint.tools_for(request.capabilities))
+        # Blueprint tools are granted by the template's owners, not by the creator;
+        # only what the creator adds is charged to it (policies/spawngate/tools).
+        from_template = set(blueprint.tools_for(request.capabilities)) if blueprint else set()
+        requested = set(request.tools)
+        tools = requested | from_template
         # Provider and model: the request's, else the blueprint's, else the
         # tenant's world defaults (seed 002), else fixed documented defaults.
         provider = (
@@ -62,13 +64,16 @@ class TemplateStage:
             depth=principal.depth + 1,
             system_prompt=render_system_prompt(blueprint, request) if blueprint else "",
             next_agent=request.next_agent or DEFAULT_NEXT_AGENT,
+            tools_from_template=tuple(sorted(from_template)),
+            tools_from_request=tuple(sorted(requested - from_template)),
+            tools_dropped=tuple(sorted(requested & from_template)),
         )
         return StageOutcome(
             StageStatus.PASS,
             facts={
                 "template": name,
                 "found": blueprint is not None,
-                "tools": list(ctx.effective.tools),
+                "tools": ctx.effective.tool_sources(),
                 "provider": provider,
                 "model": model,
                 "estimated_cost_per_day": ctx.effective.estimated_cost_per_day,

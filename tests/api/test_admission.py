@@ -322,9 +322,9 @@ async def test_spawned_agent_key_carries_lineage_and_limits(
                 "acme/sub-orch",
                 "acme-orchestrator",
             )
-            # ... but not general agents,
+            # ... but general agents only if they hold create_agent (this one does not),
             general = await c.post("/v1/create_agent", json={"name": "gen"}, headers=child)
-            assert general.status_code == 403 and codes(general) == {"not_authorized"}
+            assert general.status_code == 403 and codes(general) == {"SG-TOOLS-003"}
             # never tools they do not hold, nor the power to spawn at depth 2.
             passing = await c.post(
                 "/v1/create_sme",
@@ -345,7 +345,22 @@ async def test_spawned_agent_key_carries_lineage_and_limits(
 
 
 async def test_depth_limit_is_policy(tmp_path: Path, make_settings: Any) -> None:
+    # The tenant's lineage.max_depth decides who may spawn: at max_depth 1 no agent
+    # at depth 1 may hold a spawning tool (its children would not fit).
     cfg = LINEAGE_CONFIG.replace("max_depth: 2", "max_depth: 1")
+    gw = Gateway.start(make_settings(config_file=write_config(tmp_path, cfg)))
+    try:
+        async with client_for(gw) as c:
+            r = await create(
+                c, {"name": "sub-orch", "template": "orchestrator", "tools": ["create_sme"]}
+            )
+            assert r.status_code == 403 and codes(r) == {"SG-TOOLS-002"}
+    finally:
+        await gw.aclose()
+    # A per-template override limits the depth of that template's agents.
+    cfg = LINEAGE_CONFIG.replace(
+        "max_depth: 2,", "max_depth: 2, templates: {researcher: {max_depth: 1}},"
+    )
     gw = Gateway.start(make_settings(config_file=write_config(tmp_path, cfg)))
     try:
         async with client_for(gw) as c:
@@ -355,7 +370,7 @@ async def test_depth_limit_is_policy(tmp_path: Path, make_settings: Any) -> None
             key = r.json()["agent_api_key"]
             deep = await c.post(
                 "/v1/create_sme",
-                json={"name": "deep-sme", "expertise": "x"},
+                json={"name": "deep-sme", "expertise": "x", "template": "researcher"},
                 headers={"Authorization": f"Bearer {key}"},
             )
             assert deep.status_code == 403 and codes(deep) == {"SG-LINEAGE-001"}

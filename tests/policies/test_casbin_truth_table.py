@@ -16,7 +16,7 @@ TABLE = [
     ("globex-orchestrator", "globex", Obj.AGENT, Action.CREATE, False),  # tenant deny overrides
     ("globex-orchestrator", "globex", Obj.SME, Action.CREATE, True),
     ("role:spawned-agent", "acme", Obj.SME, Action.CREATE, True),
-    ("role:spawned-agent", "acme", Obj.AGENT, Action.CREATE, False),
+    ("role:spawned-agent", "acme", Obj.AGENT, Action.CREATE, True),
     ("alice", "acme", Obj.APPROVAL, Action.DECIDE, True),
     ("alice", "acme", Obj.APPROVAL, Action.READ, True),
     ("alice", "acme", Obj.AGENT, Action.CREATE, False),

@@ -63,8 +63,6 @@ deny contains _no_list("spawngate.approval.risky_capabilities") if not is_array(
 
 deny contains _no_list("spawngate.approval.risky_tools") if not is_array(data.spawngate.approval.risky_tools)
 
-deny contains _no_number("spawngate.tools.max_spawning_depth") if not is_number(data.spawngate.tools.max_spawning_depth)
-
 deny contains _no_number("spawngate.cost.hard_max_cost_per_day") if not is_number(data.spawngate.cost.hard_max_cost_per_day)
 
 deny contains _no_number("spawngate.danger.deny_at") if not is_number(data.spawngate.danger.deny_at)
