@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install serve test lint bench soak clean
+.PHONY: install serve test lint bench bench-memory soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ soak: install
 
 bench: install
 	$(PY) bench/bench_admission.py
+
+# RSS over danger-corpus passes and embedded Rego decisions, both native load orders.
+bench-memory: install
+	$(PY) bench/bench_memory.py
 
 clean:
 	rm -rf $(VENV) .spawngate .pytest_cache .mypy_cache .ruff_cache

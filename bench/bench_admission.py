@@ -51,6 +51,8 @@ def write_fixture(tmp: Path, tenants: int) -> tuple[Path, Path]:
         f"  quotas: {{per_agent: {{per_minute: {BIG}, per_hour: {BIG}, per_day: {BIG}}}, "
         f"per_tenant: {{per_minute: {BIG}, per_hour: {BIG}, per_day: {BIG}}}, max_active_agents: {BIG}}}",
         f"  lineage: {{max_depth: 3, max_descendants_per_root: {BIG}, root_spawns_per_minute: {BIG}}}",
+        # Every request asks for the same capability: measure admission, not dedup review.
+        '  dedup: "off"',
         "tenants:",
     ]
     lines += [f"  t{i}: {{}}" for i in range(tenants)]

@@ -1,10 +1,36 @@
 """spawngate: a policy-as-code governance gateway for AI agents that create other agents."""
 
-# The embedded Rego interpreter's native library must be loaded before other
-# native libraries: loaded after google-re2, or after aiohttp's or openai's
-# dependencies, it leaked about 70 KB per policy query (measured: RSS grew
-# 35 MB per 500 queries; loaded first, it stays flat). Importing it here, the
-# first thing any spawngate entry point executes, fixes the load order.
-import regopy  # noqa: F401  (imported for its load-order side effect)
+import ctypes
+import logging
+import os
+import sys
+
+# One C++ allocator for the whole process. The embedded Rego interpreter's
+# library (regopy's librego_shared.so) exports its own operator new/delete
+# (snmalloc); google-re2's extension and libstdc++ use glibc's. Both load
+# RTLD_LOCAL, so whichever loads libstdc++ first decides where libstdc++'s own
+# new/delete calls go, and memory allocated by one allocator is handed to the
+# other: with regopy first, RE2's DFA memory is never given back (880 MB on the
+# first pass over the danger corpus, still growing); with google-re2 first,
+# every Rego query leaks ~60 KB. Putting libstdc++ in the global scope before
+# either loads binds every library's new/delete to libstdc++'s, in any import
+# order (measured: bench/bench_memory.py, README "Benchmarks").
+_NATIVE = ("regopy", "re2")
+_late = [name for name in _NATIVE if name in sys.modules]
+try:
+    ctypes.CDLL("libstdc++.so.6", mode=os.RTLD_GLOBAL)
+except OSError as exc:
+    logging.getLogger("spawngate.native").warning(
+        "libstdc++ could not be loaded globally (%s): the Rego interpreter and "
+        "google-re2 may mix allocators, and the gateway's memory may grow",
+        exc,
+    )
+if _late:
+    logging.getLogger("spawngate.native").warning(
+        "%s was imported before gateway: its C++ allocator may not match the other "
+        "native libraries, and the gateway's memory may grow; import gateway first",
+        ", ".join(_late),
+    )
+del _late
 
 __version__ = "0.1.0"

@@ -580,6 +580,9 @@ def approvals_list(key: KeyOption) -> None:
             f"danger {r.danger_score if r.danger_score is not None else '-'}  [{reasons}]  "
             f"expires {r.expires_at.isoformat()[:19]}"
         )
+        # The proposer's own reason (seed 003), for the approver to weigh.
+        if r.request.get("justification"):
+            typer.echo(f"    justification: {r.request['justification']}")
     typer.echo(f"{len(records)} pending")
 
 

@@ -22,11 +22,13 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 __all__ = [
     "ApprovalMode",
+    "DedupMode",
     "GatewayConfig",
     "LineageLimits",
     "PrincipalConfig",
@@ -54,6 +56,18 @@ class ApprovalMode(StrEnum):
     #: Seed 003: auto-approve only when every auto-approve condition holds
     #: (pre-approved template, allowlisted capabilities, swarm and daily limits).
     AUTO_APPROVE_RULES = "auto_approve_rules"
+
+
+class DedupMode(StrEnum):
+    """What happens to a proposal whose capabilities an active agent already covers
+    (policies/spawngate/dedup, SG-DEDUP-001)."""
+
+    #: Refused, naming the agent to ask instead.
+    DENY = "deny"
+    #: Default: a human decides, with the covering agent named in the reason.
+    REVIEW = "review"
+    #: Not checked.
+    OFF = "off"
 
 
 class RateLimits(_Strict):
@@ -115,6 +129,18 @@ class TenantSettings(_Strict):
     approval_timeout_seconds: int = Field(default=24 * 3600, ge=1)
     #: Hosts a request's callback_url may point at; empty means no callbacks.
     callback_hosts: tuple[str, ...] = ()
+    #: Capability deduplication (seed 003 safeguard): a proposal whose requested
+    #: capabilities are all offered by one active agent of the tenant is denied,
+    #: sent to a human, or let through.
+    dedup: DedupMode = DedupMode.REVIEW
+    #: Proposals must carry a non-blank ``justification`` (SG-DEDUP-002).
+    require_justification: bool = False
+
+    @field_validator("dedup", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare ``dedup: off`` as false; that is what the operator meant.
+        return DedupMode.OFF if value is False else value
 
 
 class PrincipalKind(StrEnum):

@@ -33,6 +33,7 @@ from gateway.errors import FieldProblem, InvalidRequest, PayloadTooLarge
 __all__ = [
     "ALIASES",
     "NAME_PATTERN",
+    "RESERVED_NAMES",
     "AgentKind",
     "AgentRequest",
     "CreateRequest",
@@ -49,6 +50,10 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 IDENT_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 #: A reference to another agent: ``name`` in the caller's tenant or ``tenant/name``.
 AGENT_REF_PATTERN = r"^([a-z0-9][a-z0-9-]{0,62}/)?[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+
+#: Names that ``GET /v1/agents/<name>`` cannot reach because a route has that path
+#: (``/v1/agents/search``, discovery); refused at validation.
+RESERVED_NAMES = frozenset({"search"})
 
 AgentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Ident = Annotated[str, StringConstraints(pattern=IDENT_PATTERN)]
@@ -142,6 +147,13 @@ class _Base(BaseModel):
     #: Where to POST the final outcome of a request queued for approval (HMAC-signed);
     #: its host must be in the tenant's callback_hosts.
     callback_url: AnyUrl | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_NAMES:
+            raise ValueError(f"'{value}' is reserved (it names a route under /v1/agents/)")
+        return value
 
     @field_validator("tools", "capabilities")
     @classmethod

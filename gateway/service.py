@@ -37,6 +37,7 @@ from gateway.decision import (
     StageStatus,
     Verdict,
 )
+from gateway.discovery import COVER_SCAN_LIMIT, allowed_templates_offering, suggestion
 from gateway.errors import (
     DependencyError,
     InternalError,
@@ -49,7 +50,14 @@ from gateway.log_reader import parse_cursor
 from gateway.pipeline import Pipeline, RunResult, combine
 from gateway.policy.snapshot import PolicyHolder
 from gateway.quotas import QuotaLedger
-from gateway.registry.base import INDETERMINATE, ROLLED_BACK, AgentRecord, Registry
+from gateway.registry.base import (
+    INDETERMINATE,
+    ROLLED_BACK,
+    AgentFilter,
+    AgentRecord,
+    Registry,
+    is_active,
+)
 from gateway.request import AgentKind, parse_request
 from gateway.stages.context import AdmissionContext
 from gateway.store import RedisStore
@@ -633,6 +641,41 @@ class AdmissionService:
         return await self._registry.search(
             principal.tenant, capability=capability, name_contains=name, limit=limit
         )
+
+    async def discover(
+        self,
+        principal: Principal,
+        *,
+        capability: str | None,
+        where: AgentFilter,
+        limit: int,
+    ) -> tuple[list[AgentRecord], str]:
+        """Active agents of the caller's tenant that match, and what to do next
+        (gateway.discovery). Casbin decides who may search (agent/read)."""
+        allowed = self._policy.current.authorizer.check(
+            principal.subject, principal.tenant, Obj.AGENT, Action.READ
+        )
+        if not allowed.allowed:
+            raise PermissionDenied(
+                f"'{principal.id}' may not search agents in tenant '{principal.tenant}'",
+                code="not_authorized",
+            )
+        now = datetime.now(UTC)
+        found = await self._registry.search(
+            principal.tenant,
+            capability=capability,
+            name_contains=None,
+            limit=COVER_SCAN_LIMIT,
+            where=where,
+        )
+        agents = [a for a in found if is_active(a, now)][:limit]
+        templates: list[str] = []
+        if not agents and capability:
+            snapshot = self._policy.current
+            templates = allowed_templates_offering(
+                snapshot.catalog, snapshot.data, principal.tenant, capability
+            )
+        return agents, suggestion(agents, capability, templates)
 
     async def readiness(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}

@@ -118,7 +118,7 @@ class Gateway:
                 AuthorizeStage(),
                 QuotaStage(ledger),
                 TemplateStage(),
-                PolicyStage(),
+                PolicyStage(registry),
                 DangerStage(scorer, timeout=settings.scorer_timeout_seconds),
                 ApprovalStage(),
                 CreateStage(registry, authenticator),

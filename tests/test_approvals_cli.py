@@ -38,6 +38,7 @@ async def test_list_approve_and_deny_from_the_cli(
     env = {
         "REDIS_URL": redis_url,
         "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix,
+        "SPAWNGATE_DATA_DIR": str(settings.data_dir),
         "SPAWNGATE_API_KEY": "sg_demo_alice",
     }
     listed = await asyncio.to_thread(cli, env, "list")

@@ -125,7 +125,13 @@ async def test_cli_verify_export_and_query(
         gateway,
         [{"name": f"q-{i}"} for i in range(4)] + [{"name": "vault-user", "tools": ["vault"]}],
     )
-    env = {**os.environ, "REDIS_URL": redis_url, "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix}
+    # The gateway's data dir: its checkpoint key and file are what the CLI verifies against.
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix,
+        "SPAWNGATE_DATA_DIR": str(settings.data_dir),
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -28,9 +28,10 @@ from gateway.api.shapes import (
 from gateway.approval_service import ApprovalService
 from gateway.approvals import ApprovalRecord
 from gateway.body import decode_json, read_limited
+from gateway.discovery import DiscoveryAnswer
 from gateway.errors import DependencyError, FieldProblem, InvalidRequest, SpawngateError
 from gateway.reconcile import Reconciler
-from gateway.registry.base import AgentRecord
+from gateway.registry.base import AgentFilter, AgentRecord
 from gateway.request import AgentKind, AgentRequest, MalformedBody, SmeRequest
 from gateway.service import AdmissionService, Answer
 from gateway.settings import Settings
@@ -427,6 +428,38 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         if not agents and capability:
             suggestion = f"no agent in your tenant has '{capability}'; consider requesting one"
         return {"agents": [a.model_dump(mode="json") for a in agents], "suggestion": suggestion}
+
+    # Registered before /v1/agents/{name}: "search" is a reserved agent name
+    # (gateway.request.RESERVED_NAMES), so no agent is shadowed by this route.
+    @app.get(
+        "/v1/agents/search",
+        tags=["registry"],
+        summary="Discovery before spawning: who offers a capability, else which template",
+        responses={200: {"model": DiscoveryAnswer}, **REGISTRY_ERRORS},
+    )
+    async def discover_agents(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        capability: Annotated[str | None, Query(max_length=64)] = None,
+        tool: Annotated[str | None, Query(max_length=64)] = None,
+        template: Annotated[str | None, Query(max_length=64)] = None,
+        q: Annotated[
+            str | None,
+            Query(max_length=200, description="Free text over name, role and capabilities"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> DiscoveryAnswer:
+        """Active agents of your tenant matching every criterion given; the suggestion
+        names the agent to ask, or the allowed template that offers the capability."""
+        svc = service(request)
+        principal = await svc.authenticate(authorization)
+        agents, advice = await svc.discover(
+            principal,
+            capability=capability,
+            where=AgentFilter(tool=tool, template=template, text=q),
+            limit=limit,
+        )
+        return DiscoveryAnswer(agents=agents, suggestion=advice)
 
     @app.get(
         "/v1/agents/{name}",

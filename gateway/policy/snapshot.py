@@ -24,9 +24,11 @@ import hashlib
 import logging
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gateway.authz import Authorizer
 from gateway.policy.check import Problem, check_policies
@@ -57,6 +59,9 @@ class PolicySnapshot:
     authorizer: Authorizer
     catalog: TemplateCatalog
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The policy data files of this revision (``data.spawngate...``), for advice that
+    #: reads them without deciding anything (discovery suggestions).
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _files_of(*dirs: Path) -> list[Path]:
@@ -130,6 +135,7 @@ def load_snapshot(
         engine=engine,
         authorizer=Authorizer(policies),
         catalog=TemplateCatalog.load(templates),
+        data=files.data,
     )
 
 

@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.request import AgentKind
 
-__all__ = ["INDETERMINATE", "ROLLED_BACK", "Abandoning", "AgentRecord", "Registry"]
+__all__ = [
+    "INDETERMINATE",
+    "ROLLED_BACK",
+    "Abandoning",
+    "AgentFilter",
+    "AgentRecord",
+    "Registry",
+    "is_active",
+]
 
 #: Error codes of a creation whose answer was lost, once the gateway tried to
 #: abandon it: the agent is surely not there, or may be (the reconciler removes it).
@@ -51,6 +59,39 @@ class AgentRecord(BaseModel):
     decision_id: str
 
 
+def is_active(record: AgentRecord, now: datetime) -> bool:
+    """Active and not past its ttl: an agent that can be asked (discovery, dedup)."""
+    return record.active and (record.expires_at is None or record.expires_at > now)
+
+
+class AgentFilter(BaseModel):
+    """Search criteria besides capability and name, all of which must hold (discovery)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The agent holds this tool.
+    tool: str | None = None
+    #: The agent was made from this blueprint.
+    template: str | None = None
+    #: Case-insensitive free text over name, role and capabilities.
+    text: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.tool is None and self.template is None and not self.text
+
+    def matches(self, record: AgentRecord) -> bool:
+        if self.tool is not None and self.tool not in record.tools:
+            return False
+        if self.template is not None and record.template != self.template:
+            return False
+        if self.text:
+            needle = self.text.casefold()
+            haystack = [record.name, record.role or "", *record.capabilities]
+            return any(needle in part.casefold() for part in haystack)
+        return True
+
+
 class Registry(Protocol):
     name: str
     #: Whether ``search`` with a large ``limit`` returns every agent of a tenant. Only
@@ -67,8 +108,17 @@ class Registry(Protocol):
     async def exists(self, tenant: str, name: str) -> bool: ...
 
     async def search(
-        self, tenant: str, *, capability: str | None, name_contains: str | None, limit: int
-    ) -> list[AgentRecord]: ...
+        self,
+        tenant: str,
+        *,
+        capability: str | None,
+        name_contains: str | None,
+        limit: int,
+        where: AgentFilter | None = None,
+    ) -> list[AgentRecord]:
+        """Agents of the tenant, by name, at most ``limit``; ``where`` narrows them
+        further before the limit applies."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -38,7 +38,7 @@ from tenacity import (
 )
 
 from gateway.errors import Conflict, DependencyError, DependencyUnavailable
-from gateway.registry.base import INDETERMINATE, ROLLED_BACK, AgentRecord
+from gateway.registry.base import INDETERMINATE, ROLLED_BACK, AgentFilter, AgentRecord
 from gateway.store import RedisStore, redis_errors
 
 __all__ = ["ABANDON_SECONDS", "BuiltinRegistry"]
@@ -217,18 +217,30 @@ class BuiltinRegistry:
             return bool(await self._store.client.exists(self._agent_key(tenant, name)))
 
     async def search(
-        self, tenant: str, *, capability: str | None, name_contains: str | None, limit: int
+        self,
+        tenant: str,
+        *,
+        capability: str | None,
+        name_contains: str | None,
+        limit: int,
+        where: AgentFilter | None = None,
     ) -> list[AgentRecord]:
         index = self._cap_key(tenant, capability) if capability else self._names_key(tenant)
+        narrowed = where is not None and not where.empty
         async with redis_errors():
             names = sorted(str(n) for n in await self._store.client.smembers(index))
             if name_contains:
                 names = [n for n in names if name_contains in n]
-            names = names[:limit]
+            # Tool, template and text are not indexed: read every candidate, then cut.
+            if not narrowed:
+                names = names[:limit]
             if not names:
                 return []
             raws = await self._store.client.mget([self._agent_key(tenant, n) for n in names])
-        return [AgentRecord.model_validate_json(r) for r in raws if r is not None]
+        records = [AgentRecord.model_validate_json(r) for r in raws if r is not None]
+        if where is not None and narrowed:
+            records = [r for r in records if where.matches(r)][:limit]
+        return records
 
     async def aclose(self) -> None:
         return None

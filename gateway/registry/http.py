@@ -5,7 +5,9 @@ Contract: ``POST {url}/agents`` with the agent record as JSON and the header
 ``decision_id`` too); 200/201 with the registered agent as JSON means
 registered, 409 means the name is taken. ``GET {url}/agents/{tenant}/{name}``
 (each segment percent-escaped) and ``GET {url}/agents?tenant=&capability=&name=&limit=``
-read back. ``DELETE {url}/agents/{tenant}/{name}`` with ``Idempotency-Key: <decision id>``
+read back (a search may add ``tool=``, ``template=`` and ``q=``; a registry that ignores
+them is still correct: the gateway applies them again to what comes back).
+``DELETE {url}/agents/{tenant}/{name}`` with ``Idempotency-Key: <decision id>``
 abandons that creation: the registry removes the agent if it carries that decision id,
 and refuses the creation with that key if it arrives later.
 
@@ -31,7 +33,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from gateway.errors import Conflict, UpstreamFailed
-from gateway.registry.base import AgentRecord
+from gateway.registry.base import AgentFilter, AgentRecord
 
 __all__ = ["HttpRegistry"]
 
@@ -236,13 +238,26 @@ class HttpRegistry:
         return await self.get(tenant, name) is not None
 
     async def search(
-        self, tenant: str, *, capability: str | None, name_contains: str | None, limit: int
+        self,
+        tenant: str,
+        *,
+        capability: str | None,
+        name_contains: str | None,
+        limit: int,
+        where: AgentFilter | None = None,
     ) -> list[AgentRecord]:
         params: dict[str, str | int] = {"tenant": tenant, "limit": limit}
         if capability:
             params["capability"] = capability
         if name_contains:
             params["name"] = name_contains
+        if where is not None and not where.empty:
+            extra = {"tool": where.tool, "template": where.template, "q": where.text}
+            params.update({k: v for k, v in extra.items() if v})
+            return [r for r in await self._search(params) if where.matches(r)]
+        return await self._search(params)
+
+    async def _search(self, params: dict[str, str | int]) -> list[AgentRecord]:
         response = await self._send("GET", f"{self._url}/agents", stage=None, params=params)
         if response.status_code != 200:
             raise _failed(

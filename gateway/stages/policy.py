@@ -6,11 +6,14 @@ import asyncio
 import logging
 from typing import Any
 
+from gateway.config import DedupMode
 from gateway.danger.base import Proposal, Scorer
 from gateway.decision import Reason, StageName, StageStatus
+from gateway.discovery import covering_agents
 from gateway.errors import DependencyUnavailable, SpawngateError
 from gateway.pipeline import StageOutcome
 from gateway.policy.engine import Entrypoint, PolicyVerdict
+from gateway.registry.base import Registry
 from gateway.stages.context import AdmissionContext
 
 logger = logging.getLogger("spawngate.shadow")
@@ -49,6 +52,8 @@ def policy_input(ctx: AdmissionContext) -> dict[str, Any]:
             "max_cost_per_day": settings.max_cost_per_day,
             "create_inactive": settings.create_inactive,
             "lineage": settings.lineage.model_dump(),
+            "dedup": settings.dedup.value,
+            "require_justification": settings.require_justification,
         },
         "template": {
             "name": effective.template,
@@ -113,8 +118,24 @@ def _outcome(stage: StageName, verdict: PolicyVerdict, ctx: AdmissionContext) ->
 class PolicyStage:
     name = StageName.POLICY
 
+    def __init__(self, registry: Registry) -> None:
+        #: Where the swarm facts come from; a registry failure fails the request closed.
+        self._registry = registry
+
+    async def _swarm(self, ctx: AdmissionContext) -> dict[str, Any]:
+        """Facts about the tenant's existing agents (input.swarm, policies/spawngate/dedup)."""
+        settings = ctx.need_settings()
+        covering: list[str] = []
+        # With dedup off the answer cannot change the verdict: spare the registry.
+        if settings.dedup is not DedupMode.OFF:
+            covering = await covering_agents(
+                self._registry, ctx.need_principal().tenant, ctx.need_effective().capabilities
+            )
+        return {"covering_agents": covering}
+
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
         ctx.policy_document = policy_input(ctx)
+        ctx.policy_document["swarm"] = await self._swarm(ctx)
         verdict = await ctx.need_policy().engine.evaluate(Entrypoint.ADMISSION, ctx.policy_document)
         ctx.engine_revision = verdict.revision
         ctx.shadow_admission = await _shadow(ctx, Entrypoint.ADMISSION, ctx.policy_document)

@@ -173,6 +173,41 @@ CASES: list[Case] = [
     Case("unknown-mode", {"tenant": {"approval_mode": "yolo"}}, review=_f("SG-APPROVAL-006")),
     Case("create-inactive", {"tenant": {"create_inactive": True}}),
     Case(
+        "dedup-review",
+        {"swarm": {"covering_agents": ["paper-finder"]}},
+        review=_f("SG-DEDUP-001"),
+    ),
+    Case(
+        "dedup-deny",
+        {"tenant": {"dedup": "deny"}, "swarm": {"covering_agents": ["paper-finder", "archivist"]}},
+        deny=_f("SG-DEDUP-001"),
+    ),
+    Case(
+        "dedup-off",
+        {"tenant": {"dedup": "off"}, "swarm": {"covering_agents": ["paper-finder"]}},
+    ),
+    Case(
+        "dedup-no-capabilities",
+        {
+            "tenant": {"dedup": "deny"},
+            "swarm": {"covering_agents": ["paper-finder"]},
+            "effective": {"capabilities": []},
+        },
+    ),
+    Case("dedup-no-swarm-fact", {"tenant": {"dedup": "deny"}}),
+    Case(
+        "justification-required",
+        {"tenant": {"require_justification": True}},
+        deny=_f("SG-DEDUP-002"),
+    ),
+    Case(
+        "justification-given",
+        {
+            "tenant": {"require_justification": True},
+            "request": {"justification": "recurring diagram requests"},
+        },
+    ),
+    Case(
         "danger-review",
         {"danger": {"score": 0.31, "categories": ["deception"]}},
         review=_f("SG-DANGER-001"),

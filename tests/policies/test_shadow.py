@@ -89,7 +89,11 @@ async def test_shadow_report_summarises_differences(
                 await c.post("/v1/create_agent", json=body, headers=bearer("orchestrator"))
     finally:
         await gw.aclose()
-    env = {"REDIS_URL": redis_url, "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix}
+    env = {
+        "REDIS_URL": redis_url,
+        "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix,
+        "SPAWNGATE_DATA_DIR": str(settings.data_dir),
+    }
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "gateway", "policy", "shadow-report", "--json"],

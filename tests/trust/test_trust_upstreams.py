@@ -90,7 +90,7 @@ async def test_trust_7_embedded_engine_incomplete_verdict_denies(
     main = policies / "spawngate" / "main" / "main.rego"
     text = main.read_text()
     whole = (
-        'admission := {"deny": _admission_deny, "review": approval.review, '
+        'admission := {"deny": _admission_deny, "review": _admission_review, '
         '"obligations": obligations}'
     )
     assert whole in text

@@ -17,6 +17,7 @@ import data.spawngate.approval
 import data.spawngate.capabilities
 import data.spawngate.cost
 import data.spawngate.danger as danger_policy
+import data.spawngate.dedup
 import data.spawngate.guard
 import data.spawngate.lineage
 import data.spawngate.templates
@@ -26,9 +27,11 @@ import data.spawngate.tools
 # METADATA
 # title: Admission verdict
 # description: Every governance rule except the danger score.
-admission := {"deny": _admission_deny, "review": approval.review, "obligations": obligations}
+admission := {"deny": _admission_deny, "review": _admission_review, "obligations": obligations}
 
-_admission_deny := (((((guard.deny | tenancy.deny) | tools.deny) | capabilities.deny) | templates.deny) | cost.deny) | lineage.deny
+_admission_deny := ((((((guard.deny | tenancy.deny) | tools.deny) | capabilities.deny) | templates.deny) | cost.deny) | lineage.deny) | dedup.deny
+
+_admission_review := approval.review | dedup.review
 
 # The input guard already ran in admission; a missing score is denied by
 # spawngate.danger itself (SG-DANGER-003).
