@@ -27,7 +27,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = ("rego-first", "re2-first")
@@ -35,51 +34,9 @@ ORDERS = ("rego-first", "re2-first")
 #: late to act: the state before the fix); "gateway first": gateway loads first.
 MODES = ("native first", "gateway first")
 
+
 #: One admission input (the shape of gateway.stages.policy.policy_input); the
 #: name varies per decision so no layer can answer from a cache.
-DOCUMENT: dict[str, Any] = {
-    "kind": "agent",
-    "request": {"name": "helper", "instructions": "Summarise the news."},
-    "creator": {
-        "id": "orc",
-        "tenant": "acme",
-        "kind": "agent",
-        "tools": ["web_search", "web_fetch", "create_agent"],
-        "parent": None,
-        "root": "orc",
-        "depth": 0,
-    },
-    "tenant": {
-        "id": "acme",
-        "approval_mode": "risk_based",
-        "danger_threshold": 0.3,
-        "max_cost_per_day": 10,
-        "create_inactive": False,
-        "lineage": {"max_depth": 3, "max_descendants_per_root": 50, "root_spawns_per_minute": 10},
-    },
-    "template": {
-        "name": "researcher",
-        "exists": True,
-        "tenants": [],
-        "pre_approved": True,
-        "allow_spawning": False,
-        "capability_modules": ["literature_review", "market_research"],
-    },
-    "catalog": ["default", "devops", "researcher"],
-    "effective": {
-        "tools": ["web_search"],
-        "tool_sources": {"web_search": "template"},
-        "capabilities": ["literature_review"],
-        "provider": "anthropic",
-        "model": "m",
-        "estimated_cost_per_day": 3,
-        "depth": 1,
-    },
-    "usage": {"tenant_active": 1, "tenant_day": 1, "agent_day": 1, "root_descendants": 1},
-    "danger": {"score": 0.05, "categories": []},
-}
-
-
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -99,6 +56,7 @@ def child(workload: str, order: str, mode: str, count: int, corpus: Path) -> lis
     from gateway.policy.embedded import EmbeddedEngine
     from gateway.policy.engine import Entrypoint
     from gateway.policy.files import load_policy_files
+    from tests.policies.cases import BASE  # the suite's canonical policy input
 
     samples = [rss_mb()]
     analyzer = OfflineAnalyzer()
@@ -106,7 +64,7 @@ def child(workload: str, order: str, mode: str, count: int, corpus: Path) -> lis
     engine = EmbeddedEngine(load_policy_files(ROOT / "policies"))
 
     async def decide(n: int, text: str) -> None:
-        document = copy.deepcopy(DOCUMENT)
+        document = copy.deepcopy(BASE)
         document["request"].update(name=f"helper-{n}", instructions=text)
         await engine.evaluate(Entrypoint.ADMISSION, document)
 
