@@ -28,7 +28,7 @@ test: lint
 	$(PY) -m pytest
 
 # The fault suite at length: more rounds of Redis kills and freezes, gateway
-# kill -9 and upstream faults, plus a mixed run (about 10-20 minutes).
+# kill -9 and upstream faults, plus a mixed run (about 5 minutes on 2 cores).
 soak: install
 	SPAWNGATE_SOAK=1 $(PY) -m pytest tests/faults --timeout 1800
 
