@@ -16,19 +16,19 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from gateway.audit import AuditRecord, RecordType
+from gateway.audit import RecordType
 from gateway.reconcile import Reconciler
 from gateway.registry.base import AgentRecord
 from gateway.settings import Settings
 from gateway.wiring import Gateway
 from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
+from tests.support.records import outcome_record
 from tests.support.redis_proc import RedisProcess
 
 #: The gateway's Redis timeout; the freeze outlasts it.
@@ -288,19 +288,7 @@ async def test_trust_8_reconciler_removes_agent_of_indeterminate_creation(
                 {**agent, "id": f"acme/{name}", "name": name, "decision_id": decision_id}
             )
         )
-        await world.gw.audit.append(
-            AuditRecord(
-                type=RecordType.OUTCOME,
-                decision_id=decision_id,
-                timestamp=datetime.now(UTC),
-                path="spawngate/create_agent",
-                tenant="acme",
-                principal="acme-orchestrator",
-                input={},
-                result={"outcome": outcome, "agent_id": f"acme/{name}"},
-                bundles={},
-            )
-        )
+        await world.gw.audit.append(outcome_record(decision_id, outcome, f"acme/{name}"))
         planted[name] = decision_id
     report = await Reconciler.for_gateway(world.gw, instance="test").run_once()
     assert set(world.agents()) == {"base", "kept"}

@@ -17,18 +17,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway.audit import AuditRecord, RecordType
+from gateway.audit import AuditRecord
 from gateway.quotas import QuotaLedger
 from gateway.registry.base import AgentRecord
 from gateway.settings import Settings
 from gateway.wiring import Gateway
 from tests.conftest import DEMO, ROOMY_CONFIG, bearer, client_for, write_config
+from tests.support.records import outcome_record
 
 WAIT_SECONDS = 30.0
 #: Long enough for a CLI run to start while the leaked leases are still live.
@@ -194,19 +194,7 @@ async def test_trust_8_reconcile_reports_orphans_and_created_decisions_without_a
             )
         )
         # ...and a record saying an agent was created that the registry lacks.
-        await gw.audit.append(
-            AuditRecord(
-                type=RecordType.OUTCOME,
-                decision_id="dec_phantom",
-                timestamp=datetime.now(UTC),
-                path="spawngate/create_agent",
-                tenant="acme",
-                principal="acme-orchestrator",
-                input={},
-                result={"outcome": "created", "agent_id": "acme/phantom"},
-                bundles={},
-            )
-        )
+        await gw.audit.append(outcome_record("dec_phantom", "created", "acme/phantom"))
         done = _cli(["reconcile", "--json"], settings)
         assert done.returncode == 1, done.stdout + done.stderr
         report = json.loads(done.stdout)

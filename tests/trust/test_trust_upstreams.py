@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -21,6 +20,7 @@ from gateway.settings import PROJECT_ROOT
 from gateway.wiring import Gateway
 from tests.conftest import bearer, client_for
 from tests.support.opa_standin import OpaStandIn
+from tests.support.records import outcome_record
 from tests.support.registry_standin import RegistryStandIn
 
 pytestmark = pytest.mark.asyncio
@@ -341,19 +341,7 @@ async def test_trust_8_reconciler_takes_back_an_http_registry_agent_of_a_failed_
     assert made.status_code == 201, made.text
     lost = {**made.json()["agent"], "id": "acme/lost", "name": "lost", "decision_id": "dec_lost"}
     standin.agents["acme/lost"] = lost
-    await http_gw.audit.append(
-        AuditRecord(
-            type=RecordType.OUTCOME,
-            decision_id="dec_lost",
-            timestamp=datetime.now(UTC),
-            path="spawngate/create_agent",
-            tenant="acme",
-            principal="acme-orchestrator",
-            input={},
-            result={"outcome": "failed", "agent_id": "acme/lost"},
-            bundles={},
-        )
-    )
+    await http_gw.audit.append(outcome_record("dec_lost", "failed", "acme/lost"))
     report = await Reconciler.for_gateway(http_gw, instance="test").run_once()
     assert sorted(standin.agents) == ["acme/base"]
     assert ("DELETE", "/agents/acme/lost") in standin.requests
