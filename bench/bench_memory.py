@@ -35,7 +35,7 @@ ORDERS = ("rego-first", "re2-first")
 MODES = ("native first", "gateway first")
 
 
-#: One admission input (the shape of gateway.stages.policy.policy_input); the
+#: One admission input (the shape of gateway.admission.stages.policy.policy_input); the
 #: name varies per decision so no layer can answer from a cache.
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -56,7 +56,7 @@ def child(workload: str, order: str, mode: str, count: int, corpus: Path) -> lis
     from gateway.policy.embedded import EmbeddedEngine
     from gateway.policy.engine import Entrypoint
     from gateway.policy.files import load_policy_files
-    from tests.policies.cases import BASE  # the suite's canonical policy input
+    from tests.policy.cases import BASE  # the suite's canonical policy input
 
     samples = [rss_mb()]
     analyzer = OfflineAnalyzer()

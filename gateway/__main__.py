@@ -1,3 +1,3 @@
-from gateway.cli import main
+from gateway.fronts.cli.main import main
 
 main()

@@ -118,7 +118,7 @@ class TenantSettings(_Strict):
     #: Create new agents inactive, for a human to switch on.
     create_inactive: bool = False
     #: Seed 002's world chatLLMProvider / chatLLMModel; when unset, the fixed
-    #: defaults in ``gateway.templates`` apply.
+    #: defaults in ``gateway.policy.blueprints`` apply.
     default_provider: str | None = None
     default_model: str | None = None
     #: Estimated $/day above which a human must approve (seed 003: 10).

@@ -20,7 +20,7 @@ that turns these into responses; the CLI prints them. Nothing else maps errors.
         └── InternalError            500  a bug; still audited and still a deny
 
 A ``DependencyError`` anywhere in the admission pipeline is a deny: the gateway
-fails closed (see ``gateway.pipeline``).
+fails closed (see ``gateway.admission.pipeline``).
 """
 
 from __future__ import annotations

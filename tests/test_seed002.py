@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.templates import DEFAULT_NEXT_AGENT, seed002_prompt
-from gateway.wiring import Gateway
+from gateway.policy.blueprints import DEFAULT_NEXT_AGENT, seed002_prompt
+from gateway.runtime import Gateway
 from tests.conftest import bearer, client_for, write_config
 
 pytestmark = pytest.mark.asyncio
@@ -35,7 +35,7 @@ WORLD = """tenants:
 async def world(
     tmp_path: Path, make_settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
-    gw = Gateway.start(
+    gw = Gateway.build(
         make_settings(config_file=write_config(tmp_path, WORLD.format(mode="risk_based")))
     )
     async with client_for(gw) as c:
@@ -139,7 +139,7 @@ async def test_duplicate_fails_without_partial_write(
 async def test_mandatory_approval_mode_queues_every_creation(
     tmp_path: Path, make_settings: Any
 ) -> None:
-    gw = Gateway.start(
+    gw = Gateway.build(
         make_settings(config_file=write_config(tmp_path, WORLD.format(mode="always")))
     )
     try:

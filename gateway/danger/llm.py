@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
 from gateway.danger.offline import OfflineAnalyzer
 from gateway.errors import DependencyError
-from gateway.store import RedisStore, redis_errors
+from gateway.storage.redis import RedisStore, redis_errors
 
 __all__ = [
     "PROMPT_VERSION",

@@ -30,14 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.authz import Authorizer
-from gateway.policy.check import Problem, check_policies
+from gateway.policy.blueprints import TemplateCatalog
+from gateway.policy.casbin import Authorizer
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.files import load_policy_files, visible_files
 from gateway.policy.opa import OpaEngine
+from gateway.policy.tooling.check import Problem, check_policies
 from gateway.settings import PolicyEngineKind, Settings
-from gateway.templates import TemplateCatalog
 
 __all__ = ["PolicyHolder", "PolicyRejected", "PolicySnapshot", "load_snapshot", "revision_of"]
 

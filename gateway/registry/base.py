@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.request import AgentKind
+from gateway.contract.request import AgentKind
 
 __all__ = [
     "INDETERMINATE",

@@ -19,7 +19,7 @@ before cannot cover:
    retried for a few seconds (``ABANDON_SECONDS``); the error then says whether
    the creation was ``rolled_back`` or is ``indeterminate``.
 3. Reconcile. An indeterminate creation may have left an agent; the reconciler
-   (gateway.reconcile) removes any agent whose decision's outcome is not
+   (gateway.quotas.reconcile) removes any agent whose decision's outcome is not
    ``created`` and records what it removed.
 """
 
@@ -39,7 +39,7 @@ from tenacity import (
 
 from gateway.errors import Conflict, DependencyError, DependencyUnavailable
 from gateway.registry.base import INDETERMINATE, ROLLED_BACK, AgentFilter, AgentRecord
-from gateway.store import RedisStore, redis_errors
+from gateway.storage.redis import RedisStore, redis_errors
 
 __all__ = ["ABANDON_SECONDS", "BuiltinRegistry"]
 

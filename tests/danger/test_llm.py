@@ -11,9 +11,9 @@ import pytest
 from gateway.danger.base import Category, Proposal
 from gateway.danger.llm import PROMPT_VERSION, CombinedScorer, ReviewerUnavailable
 from gateway.danger.offline import OfflineAnalyzer
+from gateway.runtime import Gateway, build_reviewer
 from gateway.settings import Settings
-from gateway.store import RedisStore
-from gateway.wiring import Gateway, build_reviewer
+from gateway.storage.redis import RedisStore
 from tests.conftest import bearer, client_for
 from tests.support.llm_standin import LlmStandIn
 
@@ -136,7 +136,7 @@ async def test_gateway_routes_reviewer_failure_to_a_human(
 ) -> None:
     standin, _ = llm
     standin.mode = mode
-    gw = Gateway.start(llm_settings)
+    gw = Gateway.build(llm_settings)
     try:
         async with client_for(gw) as c:
             r = await c.post(
@@ -153,7 +153,7 @@ async def test_gateway_with_a_working_reviewer_creates_and_caches(
     llm: tuple[LlmStandIn, str], llm_settings: Settings
 ) -> None:
     standin, _ = llm
-    gw = Gateway.start(llm_settings)
+    gw = Gateway.build(llm_settings)
     try:
         async with client_for(gw) as c:
             first = await c.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.audit import AuditRecord, RecordType
+from gateway.audit.log import AuditRecord, RecordType
 
 
 def outcome_record(decision_id: str, outcome: str, agent_id: str) -> AuditRecord:

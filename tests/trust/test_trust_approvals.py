@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.approvals import ApprovalState
-from gateway.audit import RecordType
+from gateway.approvals.queue import ApprovalState
+from gateway.audit.log import RecordType
+from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from gateway.wiring import Gateway
 from tests.conftest import bearer, client_for, write_config
 
 CONFIG = """tenants:
@@ -82,7 +82,7 @@ async def _redis_dump(gw: Gateway) -> list[str]:
 
 @pytest.fixture
 async def gw(tmp_path: Path, make_settings: Any) -> AsyncIterator[Gateway]:
-    gateway = Gateway.start(make_settings(config_file=write_config(tmp_path, CONFIG)))
+    gateway = Gateway.build(make_settings(config_file=write_config(tmp_path, CONFIG)))
     yield gateway
     await gateway.aclose()
 
@@ -197,7 +197,7 @@ async def test_trust_6_kill_9_during_approval_never_leaves_it_half_done(
 ) -> None:
     config = write_config(tmp_path, CONFIG)
     settings = make_settings(config_file=config)
-    inspector = Gateway.start(settings)
+    inspector = Gateway.build(settings)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SPAWNGATE_")},
         "REDIS_URL": settings.redis_url.get_secret_value(),

@@ -20,11 +20,11 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.audit import AuditRecord, ChainHead, RecordType, chain, verify_chain
+from gateway.audit.log import AuditRecord, ChainHead, RecordType, chain, verify_chain
+from gateway.audit.shipping import Shipper
 from gateway.errors import SpawngateError
+from gateway.runtime import Gateway
 from gateway.settings import Settings
-from gateway.shipping import Shipper
-from gateway.wiring import Gateway
 from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
 
 KEY = "trust-audit-key"
@@ -101,7 +101,7 @@ async def test_trust_1_unserialisable_record_fails_only_its_own_append(gateway: 
 async def test_trust_1_poisoned_body_among_concurrent_requests(
     tmp_path: Path, make_settings: Any
 ) -> None:
-    gw = Gateway.start(make_settings(config_file=write_config(tmp_path, ROOMY_CONFIG)))
+    gw = Gateway.build(make_settings(config_file=write_config(tmp_path, ROOMY_CONFIG)))
     try:
         async with client_for(gw) as c:
 
@@ -277,7 +277,7 @@ async def test_trust_3_tail_is_checkpointed_on_time(
     make_settings: Any,
 ) -> None:
     settings = make_settings(audit_checkpoint_every=1000, audit_checkpoint_seconds=0.2)
-    gw = Gateway.start(settings)
+    gw = Gateway.build(settings)
     try:
         await fill(gw, 7)
         anchor = settings.data_dir / f"audit-checkpoints-{settings.redis_prefix}.jsonl"

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from gateway.audit import AuditRecord, RecordType, verify_chain
+from gateway.audit.log import AuditRecord, RecordType, verify_chain
 from gateway.errors import SpawngateError
+from gateway.runtime import Gateway
 from gateway.settings import Settings
-from gateway.wiring import Gateway
 from tests.support.redis_proc import RedisProcess
 
 #: Short, so a frozen Redis makes the client give up quickly.
@@ -116,7 +116,7 @@ class ReplyDropper:
 
 @contextlib.asynccontextmanager
 async def gateway_on(make_settings: Callable[..., Settings], url: str) -> AsyncIterator[Gateway]:
-    gw = Gateway.start(make_settings(redis_url=url, redis_timeout_seconds=TIMEOUT))
+    gw = Gateway.build(make_settings(redis_url=url, redis_timeout_seconds=TIMEOUT))
     try:
         yield gw
     finally:

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from gateway.settings import Settings
-from gateway.store import RedisStore
+from gateway.storage.redis import RedisStore
 from tests.conftest import DEMO
 
 WAIT_SECONDS = 30.0

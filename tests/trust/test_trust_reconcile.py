@@ -22,11 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.audit import AuditRecord
-from gateway.quotas import QuotaLedger
+from gateway.audit.log import AuditRecord
+from gateway.quotas.ledger import QuotaLedger
 from gateway.registry.base import AgentRecord
+from gateway.runtime import Gateway
 from gateway.settings import Settings
-from gateway.wiring import Gateway
 from tests.conftest import DEMO, ROOMY_CONFIG, bearer, client_for, write_config
 from tests.support.records import outcome_record
 
@@ -108,7 +108,7 @@ async def test_trust_5_leaked_slot_is_given_back_and_recorded(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     settings = _settings_with(make_settings, tmp_path, TIGHT_CONFIG)
-    gw = Gateway.start(settings)
+    gw = Gateway.build(settings)
     try:
         async with client_for(gw) as c:
             made = await c.post(
@@ -179,7 +179,7 @@ async def test_trust_8_reconcile_reports_orphans_and_created_decisions_without_a
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     settings = _settings_with(make_settings, tmp_path, ROOMY_CONFIG)
-    gw = Gateway.start(settings)
+    gw = Gateway.build(settings)
     try:
         async with client_for(gw) as c:
             made = await c.post(
@@ -293,7 +293,7 @@ async def test_trust_5_kill_9_under_load_then_reconcile_matches_registry(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     settings = _settings_with(make_settings, tmp_path, ROOMY_CONFIG)
-    gw = Gateway.start(settings)  # in-process reader of the same Redis
+    gw = Gateway.build(settings)  # in-process reader of the same Redis
     try:
         leaked = created = 0
         for round_no in range(6):  # bounded: stop once a crash has leaked slots

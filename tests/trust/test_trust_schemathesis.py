@@ -21,7 +21,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 from schemathesis.core.failures import FailureGroup
 
-from gateway.api.app import create_app
+from gateway.fronts.http.app import create_app
 from gateway.settings import Settings
 from tests.conftest import DEMO, ROOMY_CONFIG, write_config
 

@@ -13,11 +13,11 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from gateway.audit import AuditRecord, RecordType
+from gateway.audit.log import AuditRecord, RecordType
 from gateway.policy.snapshot import revision_of
-from gateway.reconcile import Reconciler
+from gateway.quotas.reconcile import Reconciler
+from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from gateway.wiring import Gateway
 from tests.conftest import bearer, client_for
 from tests.support.opa_standin import OpaStandIn
 from tests.support.records import outcome_record
@@ -54,7 +54,7 @@ OPA_FAULTS = [
 async def test_trust_7_opa_fault_denies_with_503(make_settings: Any, mode: str) -> None:
     standin = OpaStandIn(PROJECT_ROOT / "policies")
     url = await standin.start()
-    gw = Gateway.start(make_settings(policy_engine="opa", opa_url=url, opa_timeout_seconds=0.3))
+    gw = Gateway.build(make_settings(policy_engine="opa", opa_url=url, opa_timeout_seconds=0.3))
     try:
         async with client_for(gw) as c:
             ok = await c.post(
@@ -95,7 +95,7 @@ async def test_trust_7_embedded_engine_incomplete_verdict_denies(
     )
     assert whole in text
     main.write_text(text.replace(whole, 'admission := {"deny": _admission_deny}'))
-    gw = Gateway.start(make_settings(policies_dir=policies))
+    gw = Gateway.build(make_settings(policies_dir=policies))
     try:
         async with client_for(gw) as c:
             r = await c.post(
@@ -126,7 +126,7 @@ async def http_gw(
     registry: tuple[RegistryStandIn, str], make_settings: Any
 ) -> AsyncIterator[Gateway]:
     _, url = registry
-    gw = Gateway.start(
+    gw = Gateway.build(
         make_settings(registry="http", registry_url=url, registry_timeout_seconds=0.5)
     )
     yield gw
@@ -268,7 +268,7 @@ async def test_trust_11_hidden_paths_do_not_affect_load_revision_or_reload(
     # The copy lives under a dot directory too, as ~/.config/spawngate would.
     policies, templates = _copy(tmp_path / ".config" / "spawngate")
     _add_hidden_junk(policies, templates)
-    gw = Gateway.start(make_settings(policies_dir=policies, templates_dir=templates))
+    gw = Gateway.build(make_settings(policies_dir=policies, templates_dir=templates))
     watcher = asyncio.create_task(gw.policy.watch(0.05))
     try:
         assert gw.policy.current.revision == clean
@@ -323,7 +323,7 @@ async def test_trust_11_hidden_paths_keep_a_clean_checkout_clean(
     git("commit", "-q", "-m", "policies")
     commit = "git:" + git("rev-parse", "HEAD")[:12]
     _add_hidden_junk(policies, templates)
-    gw = Gateway.start(make_settings(policies_dir=policies, templates_dir=templates))
+    gw = Gateway.build(make_settings(policies_dir=policies, templates_dir=templates))
     try:
         assert gw.policy.current.revision == commit
         assert await gw.policy.reload() is False and gw.policy.last_error is None

@@ -1,0 +1,70 @@
+"""feature and authorize: is self-service on for the tenant, and may this caller use it."""
+
+from __future__ import annotations
+
+from gateway.admission.context import AdmissionContext
+from gateway.admission.pipeline import StageOutcome
+from gateway.config import GatewayConfig
+from gateway.contract.decision import StageName, StageStatus
+from gateway.contract.request import AgentKind
+from gateway.errors import FieldProblem, InvalidRequest, PermissionDenied
+from gateway.policy.casbin import Action, Obj
+
+__all__ = ["AuthorizeStage", "FeatureStage"]
+
+
+class FeatureStage:
+    name = StageName.FEATURE
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self._config = config
+
+    async def run(self, ctx: AdmissionContext) -> StageOutcome:
+        principal = ctx.need_principal()
+        settings = self._config.tenant_settings(principal.tenant)
+        ctx.settings = settings
+        if not settings.enabled:
+            raise PermissionDenied(
+                f"agent self-service is disabled for tenant '{principal.tenant}'; "
+                "an administrator must enable it in the tenant settings",
+                code="feature_disabled",
+            )
+        callback = ctx.request.callback_url if ctx.request is not None else None
+        if callback is not None and callback.host not in settings.callback_hosts:
+            allowed = ", ".join(settings.callback_hosts) or "none"
+            raise InvalidRequest(
+                f"callback_url host '{callback.host}' is not allowed for tenant "
+                f"'{principal.tenant}' (allowed: {allowed})",
+                problems=[FieldProblem("callback_url", "host not in the tenant's callback_hosts")],
+                code="callback_not_allowed",
+                stage="feature",
+            )
+        return StageOutcome(
+            StageStatus.PASS,
+            facts={
+                "approval_mode": settings.approval_mode.value,
+                "danger_threshold": settings.danger_threshold,
+            },
+        )
+
+
+class AuthorizeStage:
+    name = StageName.AUTHORIZE
+
+    async def run(self, ctx: AdmissionContext) -> StageOutcome:
+        principal = ctx.need_principal()
+        obj = Obj.SME if ctx.kind is AgentKind.SME else Obj.AGENT
+        result = ctx.need_policy().authorizer.check(
+            principal.subject, principal.tenant, obj, Action.CREATE
+        )
+        ctx.authz_rule = result.matched
+        if not result.allowed:
+            why = f"rule '{result.matched}'" if result.matched else "no rule grants it"
+            raise PermissionDenied(
+                f"'{principal.subject}' may not create {obj.value}s in tenant "
+                f"'{principal.tenant}' ({why})",
+                code="not_authorized",
+            )
+        return StageOutcome(
+            StageStatus.PASS, facts={"subject": principal.subject, "rule": result.matched}
+        )

@@ -1,0 +1,115 @@
+"""Every policy case through the embedded interpreter, and the same cases through the
+OPA adapter (opa-python-client) against a local server speaking OPA's Data API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.files import load_policy_files
+from gateway.policy.opa import OpaEngine
+from gateway.settings import PROJECT_ROOT
+from tests.policy.cases import CASES, Case
+from tests.support.opa_standin import OpaStandIn
+
+pytestmark = pytest.mark.asyncio
+POLICIES = PROJECT_ROOT / "policies"
+
+
+@pytest.fixture(scope="module")
+def embedded() -> EmbeddedEngine:
+    return EmbeddedEngine(load_policy_files(POLICIES))
+
+
+@pytest.fixture
+async def opa() -> AsyncIterator[tuple[OpaEngine, OpaStandIn]]:
+    standin = OpaStandIn(POLICIES)
+    url = await standin.start()
+    engine = OpaEngine(url, revision=standin.revision, timeout=2.0)
+    yield engine, standin
+    await engine.aclose()
+    await standin.stop()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_embedded_verdict(embedded: EmbeddedEngine, case: Case) -> None:
+    verdict = await embedded.evaluate(case.entrypoint, case.document())
+    assert {r.rule for r in verdict.deny} == case.deny
+    assert {r.rule for r in verdict.review} == case.review
+    assert all(reason.message for reason in (*verdict.deny, *verdict.review))
+
+
+async def test_create_inactive_is_an_obligation(embedded: EmbeddedEngine) -> None:
+    case = next(c for c in CASES if c.name == "create-inactive")
+    verdict = await embedded.evaluate(case.entrypoint, case.document())
+    assert verdict.obligations == ("create_inactive",)
+
+
+async def test_both_engines_agree_on_every_case(
+    embedded: EmbeddedEngine, opa: tuple[OpaEngine, OpaStandIn]
+) -> None:
+    engine, standin = opa
+    for case in CASES:
+        document = case.document()
+        assert await engine.evaluate(case.entrypoint, document) == await embedded.evaluate(
+            case.entrypoint, document
+        ), case.name
+    assert standin.queries.count("spawngate/main/admission") == sum(
+        1 for c in CASES if c.entrypoint.value.endswith("admission")
+    )
+
+
+@pytest.mark.parametrize("mode", ["error", "undefined", "garbage"])
+async def test_opa_failures_are_dependency_errors(
+    opa: tuple[OpaEngine, OpaStandIn], mode: str
+) -> None:
+    from gateway.errors import DependencyUnavailable
+
+    engine, standin = opa
+    standin.mode = mode
+    with pytest.raises(DependencyUnavailable) as err:
+        await engine.evaluate(CASES[0].entrypoint, CASES[0].document())
+    assert err.value.dependency == "policy engine" and err.value.status == 503
+
+
+async def test_opa_unreachable_is_a_dependency_error() -> None:
+    from gateway.errors import DependencyUnavailable
+
+    engine = OpaEngine("http://127.0.0.1:9", revision="r", timeout=0.5)
+    try:
+        with pytest.raises(DependencyUnavailable):
+            await engine.evaluate(CASES[0].entrypoint, CASES[0].document())
+        assert await engine.ready() is False
+    finally:
+        await engine.aclose()
+
+
+async def test_opa_mode_stamps_the_revision_opa_reports(tmp_path: Any, make_settings: Any) -> None:
+    import json
+    import shutil
+
+    from gateway.audit.log import RecordType
+    from gateway.runtime import Gateway
+    from tests.conftest import bearer, client_for
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    # OPA serves a bundle whose manifest says which revision it is.
+    (policies / ".manifest").write_text(json.dumps({"revision": "bundle-rev-7"}))
+    standin = OpaStandIn(policies)
+    url = await standin.start()
+    gw = Gateway.build(make_settings(policy_engine="opa", opa_url=url, policies_dir=policies))
+    try:
+        async with client_for(gw) as c:
+            r = await c.post(
+                "/v1/create_agent", json={"name": "stamped"}, headers=bearer("orchestrator")
+            )
+        assert r.status_code == 201 and r.json()["policy_revision"] == "bundle-rev-7"
+        record = next(x for x in await gw.audit.read() if x.type is RecordType.DECISION)
+        assert record.bundles["spawngate"]["revision"] == "bundle-rev-7"
+    finally:
+        await gw.aclose()
+        await standin.stop()
