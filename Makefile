@@ -20,7 +20,7 @@ serve: install
 lint: install
 	$(VENV)/bin/ruff check gateway tests bench
 	$(VENV)/bin/ruff format --check gateway tests bench
-	$(VENV)/bin/mypy gateway
+	$(VENV)/bin/mypy gateway tests bench
 
 test: lint
 	$(VENV)/bin/spawngate policy check

@@ -114,7 +114,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, help="only this mode (default: both)")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child, args.count, args.corpus)))
+        workload, order, mode = args.child
+        print(json.dumps(child(workload, order, mode, args.count, args.corpus)))
         return
     env = dict(item.split("=", 1) for item in args.env)
     if env:

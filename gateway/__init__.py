@@ -4,6 +4,7 @@ import ctypes
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 # One C++ allocator for the whole process. The embedded Rego interpreter's
 # library (regopy's librego_shared.so) exports its own operator new/delete
@@ -33,4 +34,43 @@ if _late:
     )
 del _late
 
+if TYPE_CHECKING:
+    # What type checkers see; at run time the same names resolve lazily below.
+    from gateway.admission.answer import AdmissionAnswer
+    from gateway.contract.request import AgentKind
+    from gateway.errors import SpawngateError
+    from gateway.runtime import Gateway
+    from gateway.settings import Settings
+
 __version__ = "0.1.0"
+
+#: The public surface (pinned by tests/test_public_surface.py): build a gateway from
+#: settings, submit creation requests, read answers and errors. Everything else is
+#: internal and may move between releases.
+__all__ = [
+    "AdmissionAnswer",
+    "AgentKind",
+    "Gateway",
+    "Settings",
+    "SpawngateError",
+    "__version__",
+]
+
+_EXPORTS = {
+    "AdmissionAnswer": "gateway.admission.answer",
+    "AgentKind": "gateway.contract.request",
+    "Gateway": "gateway.runtime",
+    "Settings": "gateway.settings",
+    "SpawngateError": "gateway.errors",
+}
+
+
+def __getattr__(name: str) -> object:
+    # Lazy (PEP 562): importing a small module of the package must not build the
+    # whole runtime, and the allocator set-up above must run before any of it.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gateway' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

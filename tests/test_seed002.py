@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from gateway.policy.blueprints import DEFAULT_NEXT_AGENT, seed002_prompt
 from gateway.runtime import Gateway
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,14 +32,14 @@ WORLD = """tenants:
 
 @pytest.fixture
 async def world(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Gateway]]:
     gw = Gateway.build(
         make_settings(config_file=write_config(tmp_path, WORLD.format(mode="risk_based")))
     )
     async with client_for(gw) as c:
         yield c, gw
-    await gw.aclose()
+    await gw.stop()
 
 
 async def test_create_agent_is_a_builtin_tool_without_mcp(
@@ -137,7 +136,7 @@ async def test_duplicate_fails_without_partial_write(
 
 
 async def test_mandatory_approval_mode_queues_every_creation(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     gw = Gateway.build(
         make_settings(config_file=write_config(tmp_path, WORLD.format(mode="always")))
@@ -151,4 +150,4 @@ async def test_mandatory_approval_mode_queues_every_creation(
             assert [x["code"] for x in r.json()["reasons"]] == ["SG-APPROVAL-001"]
             assert await gw.registry.get("acme", "harmless") is None
     finally:
-        await gw.aclose()
+        await gw.stop()

@@ -8,6 +8,7 @@ denies.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,42 +17,13 @@ from gateway.contract.request import AgentKind, CreateRequest
 from gateway.danger.base import DangerReport
 from gateway.errors import InternalError
 from gateway.identity.authenticator import Principal
-from gateway.policy.blueprints import Blueprint
+from gateway.policy.blueprints import Blueprint, EffectiveAgent
 from gateway.policy.engine import PolicyReason, PolicyVerdict
+from gateway.policy.input import DangerFacts, PolicyInput
 from gateway.policy.snapshot import PolicySnapshot
 from gateway.quotas.ledger import Reservation
 
-__all__ = ["AdmissionContext", "EffectiveAgent"]
-
-
-@dataclass(frozen=True, slots=True)
-class EffectiveAgent:
-    """The agent that would be created: the request merged with its blueprint."""
-
-    template: str
-    template_found: bool
-    tools: tuple[str, ...]
-    capabilities: tuple[str, ...]
-    provider: str
-    model: str
-    estimated_cost_per_day: float
-    depth: int
-    system_prompt: str
-    next_agent: str
-    #: Where the tools came from (issue 10): granted by the blueprint and its chosen
-    #: capability modules, added by the creator (charged to it), or listed in the
-    #: request although the blueprint grants them already. Empty: all charged.
-    tools_from_template: tuple[str, ...] = ()
-    tools_from_request: tuple[str, ...] = ()
-    tools_dropped: tuple[str, ...] = ()
-
-    def tool_sources(self) -> dict[str, list[str]]:
-        """The provenance as the answer, the record and the policy input show it."""
-        return {
-            "from_template": list(self.tools_from_template),
-            "from_request": list(self.tools_from_request),
-            "dropped": list(self.tools_dropped),
-        }
+__all__ = ["AdmissionContext"]
 
 
 @dataclass(slots=True)
@@ -60,6 +32,8 @@ class AdmissionContext:
     raw_body: object
     authorization: str | None
     decision_id: str
+    #: When the run began (perf_counter), for the recorded duration.
+    began: float = field(default_factory=time.perf_counter)
     #: The policy revision that decides this request, taken once when it starts.
     policy: PolicySnapshot | None = None
     #: A shadow revision decided beside the live one, never enforced (shadow mode).
@@ -76,11 +50,11 @@ class AdmissionContext:
     reservation: Reservation | None = None  # quota
     blueprint: Blueprint | None = None  # template
     effective: EffectiveAgent | None = None  # template
-    policy_document: dict[str, Any] | None = None  # policy
+    policy_document: PolicyInput | None = None  # policy
     obligations: tuple[str, ...] = ()  # policy
     review_reasons: list[PolicyReason] = field(default_factory=list)  # policy, danger
     danger: DangerReport | None = None  # danger
-    danger_facts: dict[str, Any] | None = None  # danger: what policy saw of the score
+    danger_facts: DangerFacts | None = None  # danger: what policy saw of the score
     shadow: dict[str, Any] | None = None  # policy, danger: a differing shadow verdict
     approval_id: str | None = None  # approval
     created: dict[str, Any] | None = None  # create

@@ -64,7 +64,7 @@ class IdempotencyStore:
 
     def _key(self, tenant: str, principal: str, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return self._store.key("idem", tenant, principal, digest)
+        return self._store.keys.idempotency(tenant, principal, digest)
 
     async def claim(
         self, tenant: str, principal: str, key: str, fingerprint: str

@@ -1,6 +1,10 @@
-"""The admission pipeline: named stages, in one fixed order, and one combination rule.
+"""The admission pipeline: the one decision path behind every front.
 
-Order (why it is this order):
+Every front (HTTP, CLI, MCP) calls ``Pipeline.admit``; an approver's approval
+calls ``Pipeline.recheck``. Read ``admit`` top to bottom: it is the whole life
+of one creation request.
+
+Stage order (why it is this order):
 
     validate      reject malformed input before spending anything on it
     authenticate  who is calling decides the tenant, and everything after; it
@@ -15,9 +19,17 @@ Order (why it is this order):
     danger        the scorer (possibly an LLM call) only runs for requests
                   policy did not already deny; its verdict is policy too
     approval      review anywhere means a human decides
-    create        forward to the registry (only on allow)
-    audit         the decision record is written *before* create and before the
-                  answer; an outcome record follows create
+    create        forward to the registry (only on allow, after the record)
+
+Steps around the stages (``gateway.admission.steps``):
+
+    idempotency   after authenticate: a retry with the same Idempotency-Key
+                  gets the first answer; the final answer is stored last
+    audit         the decision record is written once the verdict is known,
+                  *before* anything is queued or created and before the caller
+                  is answered; if it cannot be written, nothing happens and the
+                  caller gets a 503; an outcome record follows creation
+    queue         a reviewed request goes to the approval queue
 
 Combination rule (the only place it is written):
 
@@ -34,24 +46,31 @@ recorded as skipped. Review does not stop it: a later deny still wins.
 from __future__ import annotations
 
 import logging
-import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
+from gateway.admission.answer import AdmissionAnswer, answer_of
 from gateway.admission.context import AdmissionContext
-from gateway.contract.decision import Reason, StageName, StageResult, StageStatus, Verdict
-from gateway.errors import DependencyError, InternalError, RequestError, SpawngateError
+from gateway.admission.recording import APPROVE_PATH, decision_of
+from gateway.admission.runner import StageRunner, Trace
+from gateway.admission.stage import Stage
+from gateway.admission.steps import AuditStep, Claim, IdempotencyStep, QueueStep, ReleaseStep
+from gateway.admission.verdict import outcome_of
+from gateway.contract.decision import (
+    Decision,
+    Outcome,
+    Reason,
+    StageName,
+    StageResult,
+    StageStatus,
+    Verdict,
+)
+from gateway.contract.request import AgentKind
+from gateway.errors import DependencyError, SpawngateError
+from gateway.policy.snapshot import PolicyHolder
+from gateway.registry.base import INDETERMINATE
 
-__all__ = [
-    "DECIDING_STAGES",
-    "STAGE_ORDER",
-    "Pipeline",
-    "RunResult",
-    "Stage",
-    "StageOutcome",
-    "combine",
-]
+__all__ = ["DECIDING_STAGES", "STAGE_ORDER", "Pipeline", "combine"]
 
 logger = logging.getLogger("spawngate.pipeline")
 
@@ -66,31 +85,10 @@ STAGE_ORDER: tuple[StageName, ...] = (
     StageName.DANGER,
     StageName.APPROVAL,
     StageName.CREATE,
-    StageName.AUDIT,
 )
 
 #: Stages that must all have run and passed (or asked for review) for an allow.
 DECIDING_STAGES: tuple[StageName, ...] = STAGE_ORDER[: STAGE_ORDER.index(StageName.APPROVAL) + 1]
-
-
-@dataclass(frozen=True, slots=True)
-class StageOutcome:
-    status: StageStatus
-    reasons: tuple[Reason, ...] = ()
-    facts: dict[str, object] | None = None
-
-
-class Stage(Protocol):
-    name: StageName
-
-    async def run(self, ctx: AdmissionContext) -> StageOutcome: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    results: tuple[StageResult, ...]
-    #: The error that stopped the pipeline, if one did (it decides the HTTP status).
-    error: SpawngateError | None
 
 
 def combine(results: Sequence[StageResult]) -> Verdict:
@@ -106,75 +104,183 @@ def combine(results: Sequence[StageResult]) -> Verdict:
     return Verdict.ALLOW
 
 
-def _error_reason(stage: StageName, exc: SpawngateError) -> Reason:
-    return Reason(stage=stage, code=exc.code, message=exc.reason)
-
-
 class Pipeline:
-    def __init__(self, stages: Sequence[Stage]) -> None:
-        names = tuple(s.name for s in stages)
-        expected = tuple(n for n in STAGE_ORDER if n in names)
-        if names != expected:
-            raise ValueError(f"stages out of order: {names}; the order is {STAGE_ORDER}")
-        self._stages = tuple(stages)
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        *,
+        policy: PolicyHolder,
+        idempotency: IdempotencyStep,
+        audit: AuditStep,
+        queue: QueueStep,
+        release: ReleaseStep,
+    ) -> None:
+        self._stages = StageRunner(stages, STAGE_ORDER)
+        self._policy = policy
+        self._idempotency = idempotency
+        self._audit = audit
+        self._queue = queue
+        self._release = release
 
-    async def run(
+    @staticmethod
+    def new_decision_id() -> str:
+        return "dec_" + uuid.uuid4().hex
+
+    async def admit(
+        self,
+        kind: AgentKind,
+        body: object,
+        *,
+        authorization: str | None,
+        idempotency_key: str | None = None,
+    ) -> AdmissionAnswer:
+        """Decide one creation request, record it, act on it, answer it."""
+        ctx = AdmissionContext(
+            kind=kind,
+            raw_body=body,
+            authorization=authorization,
+            decision_id=self.new_decision_id(),
+            policy=self._policy.current,
+            shadow_policy=self._policy.shadow,
+        )
+        trace = Trace()
+        run = self._stages.run
+        await run(ctx, trace, StageName.VALIDATE, StageName.VALIDATE)
+        await run(ctx, trace, StageName.AUTHENTICATE, StageName.AUTHENTICATE, even_if_halted=True)
+
+        claim: Claim | None = None
+        if idempotency_key is not None and trace.error is None and ctx.principal is not None:
+            try:
+                claimed = await self._idempotency.claim(ctx, idempotency_key)
+            except SpawngateError as exc:
+                return await self._refuse_claim(ctx, trace, exc)
+            if isinstance(claimed, AdmissionAnswer):
+                return claimed
+            claim = claimed
+
+        answer: AdmissionAnswer | None = None
+        try:
+            await run(ctx, trace, StageName.FEATURE, StageName.APPROVAL)
+            verdict = combine(trace.results)
+            if verdict is Verdict.DENY:
+                await self._release(ctx)
+            decision = decision_of(
+                ctx, trace.frozen(), verdict, outcome_of(verdict, trace.error), trace.error
+            )
+            answer = await self._record(ctx, trace, decision)
+            if answer is None:
+                if verdict is Verdict.DENY:
+                    answer = answer_of(decision, trace.error)
+                elif verdict is Verdict.REVIEW:
+                    answer = await self._enqueue(ctx, decision)
+                else:
+                    answer = await self._create(ctx, trace, decision)
+            return answer
+        finally:
+            if claim is not None:
+                await self._idempotency.complete(claim, answer)
+
+    async def recheck(
         self,
         ctx: AdmissionContext,
-        *,
-        start: StageName | None = None,
-        stop: StageName | None = None,
-        previous: Sequence[StageResult] = (),
-    ) -> RunResult:
-        """Run the stages from ``start`` to ``stop`` (inclusive), after ``previous`` results."""
-        results = list(previous)
-        error: SpawngateError | None = None
-        running = start is None
-        halted = any(r.status in (StageStatus.DENY, StageStatus.ERROR) for r in results)
-        for stage in self._stages:
-            if not running:
-                if stage.name is start:
-                    running = True
-                else:
-                    continue
-            if halted:
-                results.append(StageResult(stage=stage.name, status=StageStatus.SKIPPED))
-            else:
-                result, error = await self._run_one(stage, ctx)
-                results.append(result)
-                halted = result.status in (StageStatus.DENY, StageStatus.ERROR)
-            if stage.name is stop:
-                break
-        return RunResult(results=tuple(results), error=error)
+        front: tuple[StageResult, ...],
+    ) -> AdmissionAnswer:
+        """An approved request: every check again as its creator, then create.
 
-    async def _run_one(
-        self, stage: Stage, ctx: AdmissionContext
-    ) -> tuple[StageResult, SpawngateError | None]:
-        began = time.perf_counter()
-        error: SpawngateError | None = None
-        try:
-            outcome = await stage.run(ctx)
-        except RequestError as exc:
-            error = exc.with_stage(stage.name.value)
-            outcome = StageOutcome(StageStatus.DENY, (_error_reason(stage.name, exc),))
-        except DependencyError as exc:
-            error = exc.with_stage(stage.name.value)
-            logger.warning("stage %s failed closed: %s", stage.name.value, exc.reason)
-            outcome = StageOutcome(StageStatus.ERROR, (_error_reason(stage.name, exc),))
-        except Exception as exc:
-            # A bug: deny, record it, and keep the traceback in the log.
-            logger.exception("stage %s raised unexpectedly", stage.name.value)
-            error = InternalError(
-                f"{type(exc).__name__} in stage {stage.name.value}", stage=stage.name.value
+        ``ctx`` carries the request and creator (``front`` records how they were
+        established, or why not). The approver decided the review reasons; a
+        deny from any check now (a new revision, the creator's current tools,
+        quotas, a taken name) still wins, and nothing is created.
+        """
+        trace = Trace(results=list(front))
+        await self._stages.run(ctx, trace, StageName.FEATURE, StageName.DANGER)
+        if trace.halted:
+            await self._release(ctx)
+            outcome = outcome_of(Verdict.DENY, trace.error)
+            decision = decision_of(
+                ctx, trace.frozen(), Verdict.DENY, outcome, trace.error, path=APPROVE_PATH
             )
-            outcome = StageOutcome(StageStatus.ERROR, (_error_reason(stage.name, error),))
-        elapsed = (time.perf_counter() - began) * 1000
-        facts = {k: v for k, v in (outcome.facts or {}).items()}
-        result = StageResult(
-            stage=stage.name,
-            status=outcome.status,
-            reasons=outcome.reasons,
-            duration_ms=round(elapsed, 3),
-            facts=facts,
+            await self._audit.decision(decision)
+            return answer_of(decision, trace.error)
+        decision = decision_of(
+            ctx, trace.frozen(), Verdict.ALLOW, Outcome.ALLOWED, None, path=APPROVE_PATH
         )
-        return result, error
+        await self._audit.decision(decision)
+        return await self._create(ctx, trace, decision)
+
+    # -- the steps after the verdict ------------------------------------------------
+
+    async def _record(
+        self, ctx: AdmissionContext, trace: Trace, decision: Decision
+    ) -> AdmissionAnswer | None:
+        """Audit first: None once the record is durable, else the failed answer."""
+        try:
+            await self._audit.decision(decision)
+        except DependencyError as exc:
+            logger.error("decision %s not recorded, refusing: %s", ctx.decision_id, exc.reason)
+            if decision.verdict is not Verdict.DENY:
+                await self._release(ctx)
+            failed = decision_of(
+                ctx,
+                trace.frozen(),
+                Verdict.DENY,
+                Outcome.FAILED,
+                exc.with_stage("audit"),
+                extra=(Reason(stage=StageName.AUDIT, code=exc.code, message=exc.reason),),
+            )
+            return answer_of(failed, exc)
+        return None
+
+    async def _enqueue(self, ctx: AdmissionContext, decision: Decision) -> AdmissionAnswer:
+        try:
+            await self._queue(ctx, decision)
+        except DependencyError as exc:
+            await self._release(ctx)
+            await self._audit.outcome(decision, Outcome.FAILED, exc)
+            failed = decision.model_copy(
+                update={
+                    "outcome": Outcome.FAILED,
+                    "verdict": Verdict.DENY,
+                    "status_code": exc.status,
+                }
+            )
+            return answer_of(failed, exc)
+        return answer_of(decision.model_copy(update={"status_code": 202}), None)
+
+    async def _create(
+        self, ctx: AdmissionContext, trace: Trace, decision: Decision
+    ) -> AdmissionAnswer:
+        before = len(trace.results)
+        await self._stages.run(ctx, trace, StageName.CREATE, StageName.CREATE)
+        created = trace.results[before:]
+        results = trace.frozen()
+        if not created or created[-1].status is not StageStatus.PASS:
+            error = trace.error
+            # A creation that may have taken effect keeps its slot: the reconciler
+            # removes the agent and gives the slot back (erring on refusing).
+            if error is None or error.code != INDETERMINATE:
+                await self._release(ctx)
+            outcome = outcome_of(Verdict.DENY, error)
+            await self._audit.outcome(decision, outcome, error)
+            return answer_of(decision_of(ctx, results, Verdict.DENY, outcome, error), error)
+        final = decision_of(ctx, results, Verdict.ALLOW, Outcome.CREATED, None)
+        await self._audit.outcome(final, Outcome.CREATED, None)
+        return answer_of(final, None)
+
+    async def _refuse_claim(
+        self, ctx: AdmissionContext, trace: Trace, exc: SpawngateError
+    ) -> AdmissionAnswer:
+        """An Idempotency-Key that may not be used now: a recorded deny."""
+        decision = decision_of(
+            ctx,
+            trace.frozen(),
+            Verdict.DENY,
+            Outcome.DENIED,
+            exc,
+            extra=(Reason(stage=StageName.AUTHENTICATE, code=exc.code, message=exc.reason),),
+        )
+        try:
+            await self._audit.decision(decision)
+        except DependencyError as audit_exc:
+            return answer_of(decision, audit_exc)
+        return answer_of(decision, exc)

@@ -1,7 +1,8 @@
 """The approval queue: requests that a human must decide, kept in Redis.
 
 Every replica sees the same queue. A record moves out of ``pending`` exactly
-once, by an atomic Lua transition, so two approvers (or an approver and the
+once, by an atomic Lua transition (``APPROVAL_TRANSITION`` in
+``gateway.storage.schema``), so two approvers (or an approver and the
 expiry sweeper) can never both act on it:
 
     pending -> approving -> created | denied (current policy refused it on re-check)
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from gateway.contract.decision import Reason
 from gateway.errors import Conflict, NotFound
+from gateway.storage import schema
 from gateway.storage.redis import RedisStore, redis_errors
 
 __all__ = [
@@ -103,78 +105,36 @@ class ApprovalRecord(BaseModel):
         return self.state in FINAL_STATES
 
 
-# KEYS: record, its tenant's pending index, the approving index.
-# ARGV: expected state, new record json, now (epoch seconds), expires_at (epoch
-# seconds), 'expire' or '', fence field or '', expected fence value, new state,
-# lease end (epoch seconds), record id.
-# Moves a record out of the expected state only (and, with a fence field, only
-# if that field still holds the expected value); a pending record past its
-# expiry cannot be approved or denied. The indexes change in the same step, so
-# a half-done approval can never be missing from the approving index.
-_TRANSITION = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return {'missing', ''} end
-local current = cjson.decode(raw)
-if current['state'] ~= ARGV[1] then return {'state', current['state']} end
-if ARGV[1] == 'pending' and tonumber(ARGV[3]) >= tonumber(ARGV[4]) and ARGV[5] ~= 'expire' then
-  return {'expired', current['state']}
-end
-if ARGV[6] ~= '' then
-  local held = current[ARGV[6]]
-  if held == nil or held == cjson.null then held = '' end
-  if tostring(held) ~= ARGV[7] then return {'fence', current['state']} end
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-if ARGV[8] ~= 'pending' then redis.call('ZREM', KEYS[2], ARGV[10]) end
-if ARGV[8] == 'approving' then
-  redis.call('ZADD', KEYS[3], ARGV[9], ARGV[10])
-else
-  redis.call('ZREM', KEYS[3], ARGV[10])
-end
-return {'ok', ARGV[1]}
-"""
-
-
 class ApprovalStore:
     def __init__(self, store: RedisStore, *, retention_seconds: int) -> None:
         self._store = store
         self._retention = retention_seconds
-        self._transition = store.client.register_script(_TRANSITION)
-
-    def _key(self, approval_id: str) -> str:
-        return self._store.key("approval", approval_id)
-
-    def _pending_key(self, tenant: str) -> str:
-        return self._store.key("approvals", tenant, "pending")
-
-    def _tenants_key(self) -> str:
-        return self._store.key("approvals", "tenants")
-
-    def _approving_key(self) -> str:
-        return self._store.key("approvals", "approving")
+        self._keys = store.keys
+        self._transition = store.client.register_script(schema.APPROVAL_TRANSITION)
 
     async def add(self, record: ApprovalRecord) -> None:
         async with redis_errors(stage="approval"):
             pipe = self._store.client.pipeline(transaction=True)
-            pipe.set(self._key(record.id), record.model_dump_json(), ex=self._retention)
-            pipe.zadd(self._pending_key(record.tenant), {record.id: record.expires_at.timestamp()})
-            pipe.sadd(self._tenants_key(), record.tenant)
+            pipe.set(self._keys.approval(record.id), record.model_dump_json(), ex=self._retention)
+            pipe.zadd(
+                self._keys.approvals_pending(record.tenant),
+                {record.id: record.expires_at.timestamp()},
+            )
+            pipe.sadd(self._keys.approvals_tenants(), record.tenant)
             await pipe.execute()
 
     async def get(self, approval_id: str) -> ApprovalRecord | None:
         async with redis_errors():
-            raw = await self._store.client.get(self._key(approval_id))
+            raw = await self._store.client.get(self._keys.approval(approval_id))
         return None if raw is None else ApprovalRecord.model_validate_json(raw)
 
     async def pending_ids(self, tenant: str) -> list[str]:
         async with redis_errors():
             return [
-                str(x) for x in await self._store.client.zrange(self._pending_key(tenant), 0, -1)
+                str(x)
+                for x in await self._store.client.zrange(
+                    self._keys.approvals_pending(tenant), 0, -1
+                )
             ]
 
     async def pending(self, tenant: str) -> list[ApprovalRecord]:
@@ -185,13 +145,15 @@ class ApprovalStore:
         """Ids of pending records past their expiry, in every tenant."""
         now = time.time() if now is None else now
         async with redis_errors():
-            tenants = [str(t) for t in await self._store.client.smembers(self._tenants_key())]
+            tenants = [
+                str(t) for t in await self._store.client.smembers(self._keys.approvals_tenants())
+            ]
             ids: list[str] = []
             for tenant in tenants:
                 ids += [
                     str(x)
                     for x in await self._store.client.zrangebyscore(
-                        self._pending_key(tenant), 0, now
+                        self._keys.approvals_pending(tenant), 0, now
                     )
                 ]
         return ids
@@ -206,10 +168,12 @@ class ApprovalStore:
         async with redis_errors():
             ids = [
                 str(x)
-                for x in await self._store.client.zrangebyscore(self._approving_key(), 0, now)
+                for x in await self._store.client.zrangebyscore(
+                    self._keys.approvals_approving(), 0, now
+                )
             ]
             if everywhere:
-                prefix = self._key("")
+                prefix = self._keys.approval_prefix()
                 async for key in self._store.client.scan_iter(match=prefix + "*", count=500):
                     raw = await self._store.client.get(key)
                     if raw is not None and '"state":"approved"' in str(raw):
@@ -235,9 +199,9 @@ class ApprovalStore:
         async with redis_errors(stage="approval"):
             status, state = await self._transition(
                 keys=[
-                    self._key(record.id),
-                    self._pending_key(record.tenant),
-                    self._approving_key(),
+                    self._keys.approval(record.id),
+                    self._keys.approvals_pending(record.tenant),
+                    self._keys.approvals_approving(),
                 ],
                 args=[
                     record.state.value,

@@ -14,9 +14,18 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 __all__ = ["Notifier", "signature"]
 
@@ -26,6 +35,25 @@ SIGNATURE_HEADER = "X-Spawngate-Signature"
 
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class _Refused(Exception):
+    """The receiver answered, but not with a 2xx: the delivery is tried again."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+
+
+def _log_failure(url: str) -> Callable[[RetryCallState], None]:
+    def log(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Refused):
+            logger.warning("callback %s answered %s", url, exc.status_code)
+        else:
+            logger.warning("callback %s failed: %s", url, exc)
+
+    return log
 
 
 class Notifier:
@@ -53,17 +81,23 @@ class Notifier:
             "content-type": "application/json",
             SIGNATURE_HEADER: signature(self._secret, body),
         }
-        for attempt in range(self._attempts):
-            try:
-                response = await self._client.post(url, content=body, headers=headers)
-                if response.status_code < 300:
-                    return True
-                logger.warning("callback %s answered %s", url, response.status_code)
-            except httpx.HTTPError as exc:
-                logger.warning("callback %s failed: %s", url, exc)
-            await asyncio.sleep(0.2 * 2**attempt)
-        logger.error("callback %s given up after %d attempts", url, self._attempts)
-        return False
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            # 0.2 s, 0.4 s, 0.8 s ... between attempts.
+            wait=wait_exponential(multiplier=0.2),
+            retry=retry_if_exception_type((httpx.HTTPError, _Refused)),
+            after=_log_failure(url),
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._client.post(url, content=body, headers=headers)
+                    if response.status_code >= 300:
+                        raise _Refused(response.status_code)
+        except RetryError:
+            logger.error("callback %s given up after %d attempts", url, self._attempts)
+            return False
+        return True
 
     async def aclose(self) -> None:
         if self._tasks:

@@ -13,7 +13,7 @@ disk; Redis batches the fsync of concurrent appends into one write, which is
 why this costs far less than an fsync per record from the request handler.
 A production Redis must be configured the same way (see README).
 
-Concurrent appends share one Lua call, written by one writer task per log.
+Concurrent appends share one Lua call (``AUDIT_APPEND``), written by one writer task per log.
 Each record is serialised *before* it joins a batch, so a record that cannot
 be stored fails its own append (a 500) and never its neighbours'; if a batch
 still fails for a reason other than Redis, its records are retried one by
@@ -49,24 +49,31 @@ gateway never writes such a pair.
 
 Checkpoints of the chain head are signed and filed outside Redis
 (``gateway.audit.checkpoints``) every ``checkpoint_every`` records and at most
-``checkpoint_seconds`` after an append, so the tail is covered too.
+``checkpoint_seconds`` after an append, so the tail is covered too
+(``gateway.audit.checkpointer``).
+
+This module is the writer: batching, the spool and the drain. The append
+itself (chaining and the compare-and-set on the head) is
+``gateway.audit.appender``; the records a decision leaves are built in
+``gateway.audit.decision_records``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import JsonValue
 
+from gateway.audit import decision_records
+from gateway.audit.appender import Attempt, ChainAppender, Prepared, prepare
 from gateway.audit.chain import ChainProblem, ChainVerifier, verify_chain
-from gateway.audit.checkpoints import CheckpointFile, checkpoint_file, resolve_key, sign_checkpoint
+from gateway.audit.checkpointer import Checkpointer
+from gateway.audit.checkpoints import checkpoint_file, resolve_key, sign_checkpoint
 from gateway.audit.query import PAGE_SIZE, LogReader, matches
 from gateway.audit.record import (
     GENESIS,
@@ -76,15 +83,13 @@ from gateway.audit.record import (
     RecordType,
     canonical,
     chain,
-    hash_canonical,
     record_hash,
 )
 from gateway.audit.spool import Spool, SpooledRecord, content_digest
 from gateway.contract.decision import Decision
-from gateway.errors import DependencyError, DependencyUnavailable, InternalError
+from gateway.errors import DependencyError, InternalError
 from gateway.settings import Settings
-from gateway.storage.deadline import RedisDeadline
-from gateway.storage.redis import RedisStore, redis_errors
+from gateway.storage.redis import RedisStore
 
 logger = logging.getLogger("spawngate.audit")
 
@@ -106,77 +111,9 @@ __all__ = [
     "verify_chain",
 ]
 
-_MAX_CAS_ATTEMPTS = 200
 
-# KEYS: stream, head. ARGV: deadline (ms on Redis's clock, "" for none), expected
-# head ("seq:hash" or ""), then pairs of (new head, record json). Appends all
-# records and moves the head only if it is not past the deadline and the head is
-# still the one the caller chained after. Answers {status, current head, TIME}:
-# OK, LATE (nothing written) or MOVED (nothing written; chain after that head).
-# replicate_commands: TIME before writes needs effects replication, the default
-# since Redis 5 (a no-op in Redis 7, kept for older servers).
-_APPEND = """
-redis.replicate_commands()
-local now = redis.call('TIME')
-if ARGV[1] ~= '' and tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-    > tonumber(ARGV[1]) then
-  return {'LATE', '', now[1], now[2]}
-end
-local head = redis.call('GET', KEYS[2]) or ''
-if head ~= ARGV[2] then
-  return {'MOVED', head, now[1], now[2]}
-end
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'record', ARGV[i + 1])
-end
-redis.call('SET', KEYS[2], ARGV[#ARGV - 1])
-return {'OK', ARGV[#ARGV - 1], now[1], now[2]}
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A record with its canonical bytes, checked storable before it joins a batch."""
-
-    record: AuditRecord
-    content: bytes
-    done: asyncio.Future[str] | None = None
-    #: For a spooled record: the head seq its failed append was sent after.
-    after_seq: int | None = None
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """What a failed commit may have left in the log: its last append was sent
-    after head ``sent_after`` (None: no append was sent at all)."""
-
-    sent_after: int | None = None
-
-
-def _prepare(
-    record: AuditRecord, done: asyncio.Future[str] | None = None, after_seq: int | None = None
-) -> _Prepared:
-    """Check, before it joins a batch, that the record's store form parses back to
-    the very bytes its hash covers (so it will verify); the failure is its own."""
-    try:
-        content = canonical(record)
-        stored = record.model_dump_json().encode("utf-8")
-        intact = canonical(AuditRecord.model_validate_json(stored)) == content
-    except Exception as exc:  # any failure to serialise is this record's alone
-        raise InternalError(
-            f"decision record {record.decision_id} cannot be serialised: {type(exc).__name__}",
-            stage="audit",
-        ) from exc
-    if not intact:
-        raise InternalError(
-            f"decision record {record.decision_id} would not read back as written",
-            stage="audit",
-        )
-    return _Prepared(record, content, done, after_seq)
-
-
-def _from_spool(spooled: SpooledRecord) -> _Prepared:
-    return _prepare(spooled.record, after_seq=spooled.after_seq)
+def _from_spool(spooled: SpooledRecord) -> Prepared:
+    return prepare(spooled.record, after_seq=spooled.after_seq)
 
 
 class AuditLog(LogReader):
@@ -194,22 +131,21 @@ class AuditLog(LogReader):
         checkpoint_file: Path | None = None,
     ) -> None:
         super().__init__(store)
-        self._head_key = store.key("decisions", "head")
         self._instance = instance
         self._spool = Spool(spool)
-        pool_kwargs = store.client.connection_pool.connection_kwargs
-        self._deadline = RedisDeadline(pool_kwargs.get("socket_timeout"))
-        self._append_script = store.client.register_script(_APPEND)
+        self._appender = ChainAppender(store)
         self._write_lock = asyncio.Lock()
-        self._pending: list[_Prepared] = []
+        self._pending: list[Prepared] = []
         self._writer: asyncio.Task[None] | None = None
-        self._head: ChainHead | None = None
-        self._checkpoint_key = checkpoint_key
-        self._checkpoint_every = checkpoint_every
-        self._checkpoint_seconds = checkpoint_seconds
-        self._checkpoint_file = CheckpointFile(checkpoint_file) if checkpoint_file else None
-        self._checkpointed = 0
-        self._checkpoint_timer: asyncio.Task[None] | None = None
+        self._checkpointer = Checkpointer(
+            store,
+            head=lambda: self._appender.head,
+            write_lock=self._write_lock,
+            key=checkpoint_key,
+            every=checkpoint_every,
+            seconds=checkpoint_seconds,
+            file=checkpoint_file,
+        )
 
     @classmethod
     def for_settings(cls, store: RedisStore, settings: Settings, *, instance: str) -> AuditLog:
@@ -225,47 +161,13 @@ class AuditLog(LogReader):
         )
 
     def decision_record(self, decision: Decision) -> AuditRecord:
-        result: dict[str, JsonValue] = {
-            "verdict": decision.verdict.value,
-            "outcome": decision.outcome.value,
-            "status_code": decision.status_code,
-            "kind": decision.kind.value,
-            "reasons": [r.model_dump(mode="json") for r in decision.reasons],
-            "obligations": list(decision.obligations),
-            "danger_score": decision.danger_score,
-            "approval_id": decision.approval_id,
-            "stages": [s.model_dump(mode="json") for s in decision.stages],
-        }
-        return AuditRecord(
-            type=RecordType.DECISION,
-            decision_id=decision.decision_id,
-            timestamp=decision.timestamp,
-            path=decision.path,
-            tenant=decision.tenant,
-            principal=decision.principal,
-            input=decision.input,
-            result=result,
-            bundles={"spawngate": {"revision": decision.revision}},
-            labels={"app": "spawngate", "instance": self._instance},
-            metrics={"timer_pipeline_ms": round(decision.duration_ms, 3)},
-            policy_input=decision.policy_input,
-            shadow=decision.shadow,
-        )
+        return decision_records.decision_record(decision, instance=self._instance)
 
     def outcome_record(
         self, decision: Decision, *, timestamp: datetime, result: dict[str, JsonValue]
     ) -> AuditRecord:
-        return AuditRecord(
-            type=RecordType.OUTCOME,
-            decision_id=decision.decision_id,
-            timestamp=timestamp,
-            path=decision.path,
-            tenant=decision.tenant,
-            principal=decision.principal,
-            input={},
-            result=result,
-            bundles={"spawngate": {"revision": decision.revision}},
-            labels={"app": "spawngate", "instance": self._instance},
+        return decision_records.outcome_record(
+            decision, instance=self._instance, timestamp=timestamp, result=result
         )
 
     # -- writing ---------------------------------------------------------------
@@ -278,7 +180,7 @@ class AuditLog(LogReader):
         it, after the record has been written to the local spool.
         """
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending.append(_prepare(record, done))
+        self._pending.append(prepare(record, done))
         self._ensure_writer()
         # Shielded: a caller that goes away must not cancel the shared write.
         return await asyncio.shield(done)
@@ -301,15 +203,15 @@ class AuditLog(LogReader):
                     _fail(batch, InternalError("the decision log writer stopped", stage="audit"))
                     raise
                 # After the batch is answered: a checkpoint never delays its callers.
-                await self._checkpoint_if_due()
+                await self._checkpointer.if_due()
 
-    async def _write(self, batch: list[_Prepared]) -> None:
+    async def _write(self, batch: list[Prepared]) -> None:
         """Write a batch and answer every caller in it; never raises (but cancellation)."""
         failure: Exception
-        attempt = _Attempt()
+        attempt = Attempt()
         try:
             spooled = await self._unseen(await asyncio.to_thread(self._take_spooled))
-            hashes = await self._commit([*spooled, *batch], attempt)
+            hashes = await self._appender.commit([*spooled, *batch], attempt)
         except DependencyError as exc:
             if not isinstance(exc, InternalError):
                 records = [p.record for p in batch]
@@ -338,67 +240,10 @@ class AuditLog(LogReader):
             InternalError(f"decision record not written: {type(failure).__name__}", stage="audit"),
         )
 
-    async def _commit(self, records: list[_Prepared], attempt: _Attempt | None = None) -> list[str]:
-        """Chain the records after the current head and append them, atomically.
-
-        On failure ``attempt`` says after which head the last append was sent,
-        and the cached head is dropped: Redis may have moved it.
-        """
-        attempt = attempt if attempt is not None else _Attempt()
-        try:
-            return await self._commit_cas(records, attempt)
-        except BaseException:
-            self._head = None
-            self._deadline.forget()
-            raise
-
-    async def _commit_cas(self, records: list[_Prepared], attempt: _Attempt) -> list[str]:
-        for _ in range(_MAX_CAS_ATTEMPTS):
-            async with redis_errors(stage="audit"):
-                if self._deadline.needed:
-                    seconds, micros = await self._store.client.time()
-                    self._deadline.observe(seconds, micros)
-                head = self._head if self._head is not None else await self._read_head()
-                prev, seq = head.hash, head.seq
-                args: list[str] = [self._deadline.deadline(), head.encode()]
-                hashes = []
-                for p in records:
-                    seq += 1
-                    digest = hash_canonical(prev, seq, p.content)
-                    stored = p.record.model_copy(
-                        update={"seq": seq, "prev_hash": prev, "hash": digest}
-                    )
-                    args.extend((f"{seq}:{digest}", stored.model_dump_json()))
-                    hashes.append(digest)
-                    prev = digest
-                attempt.sent_after = head.seq
-                status, current, seconds, micros = await self._append_script(
-                    keys=[self._stream, self._head_key], args=args
-                )
-            self._deadline.observe(seconds, micros)
-            ours = ChainHead(seq=seq, hash=prev)
-            # MOVED to exactly the head this append sets: it landed (the call was resent).
-            if status == "OK" or (status == "MOVED" and current == ours.encode()):
-                self._head = ours
-                return hashes
-            if status == "LATE":
-                raise DependencyUnavailable(
-                    "redis took the decision record too late", dependency="redis", stage="audit"
-                )
-            # Another replica appended first: chain after its head and try again.
-            self._head = ChainHead.decode(str(current))
-        raise DependencyUnavailable(
-            "the decision log head kept moving; could not append", dependency="redis", stage="audit"
-        )
-
-    async def _read_head(self) -> ChainHead:
-        raw = await self._store.client.get(self._head_key)
-        return ChainHead.decode(str(raw)) if raw else ChainHead(seq=0, hash=GENESIS)
-
-    def _take_spooled(self) -> list[_Prepared]:
+    def _take_spooled(self) -> list[Prepared]:
         return [_from_spool(s) for s in self._spool.take()]
 
-    async def _unseen(self, spooled: list[_Prepared]) -> list[_Prepared]:
+    async def _unseen(self, spooled: list[Prepared]) -> list[Prepared]:
         """The spooled records not already in the log (see the module doc).
 
         Appends that failed were sent after some head seq; if one was applied
@@ -433,64 +278,26 @@ class AuditLog(LogReader):
         async with self._write_lock:
             spooled = await self._unseen(await asyncio.to_thread(self._take_spooled))
             if spooled:
-                await self._commit(spooled)
+                await self._appender.commit(spooled)
             self._spool.drained()
             return len(spooled)
 
     # -- checkpoints -----------------------------------------------------------
 
-    async def _checkpoint_if_due(self) -> None:
-        head = self._head
-        if self._checkpoint_key is None or head is None or head.seq <= self._checkpointed:
-            return
-        if head.seq // self._checkpoint_every > self._checkpointed // self._checkpoint_every:
-            await self.checkpoint()
-        elif self._checkpoint_timer is None or self._checkpoint_timer.done():
-            self._checkpoint_timer = asyncio.get_running_loop().create_task(
-                self._checkpoint_later()
-            )
-
-    async def _checkpoint_later(self) -> None:
-        await asyncio.sleep(self._checkpoint_seconds)
-        async with self._write_lock:
-            await self.checkpoint()
-
     async def checkpoint(self) -> dict[str, Any] | None:
-        """Sign this writer's head, file it locally and in Redis; None if nothing new.
-
-        A failure is logged and retried with the next one: the records it would
-        cover are already durable, and their callers must get their answers.
-        """
-        head = self._head
-        if self._checkpoint_key is None or head is None or head.seq <= self._checkpointed:
-            return None
-        signed = sign_checkpoint(head, self._checkpoint_key)
-        try:
-            if self._checkpoint_file is not None:
-                await asyncio.to_thread(self._checkpoint_file.append, signed)
-            async with redis_errors(stage="audit"):
-                await self._store.client.rpush(self._checkpoints_key, json.dumps(signed))
-        except (OSError, DependencyError) as exc:
-            logger.error(
-                "decision log checkpoint at %d not written (next one retries): %s", head.seq, exc
-            )
-            return None
-        self._checkpointed = head.seq
-        return signed
+        """Sign this writer's head, file it locally and in Redis; None if nothing new."""
+        return await self._checkpointer.checkpoint()
 
     async def aclose(self) -> None:
         """Checkpoint the tail, so a clean stop leaves no record uncovered."""
-        if self._checkpoint_timer is not None:
-            self._checkpoint_timer.cancel()
-            # wait() never raises the timer's cancellation into this caller.
-            await asyncio.wait([self._checkpoint_timer])
+        await self._checkpointer.stop_timer()
         if self._writer is not None:
             await asyncio.wait([self._writer])
         async with self._write_lock:
-            await self.checkpoint()
+            await self._checkpointer.checkpoint()
 
 
-def _fail(batch: list[_Prepared], exc: BaseException) -> None:
+def _fail(batch: list[Prepared], exc: BaseException) -> None:
     for prepared in batch:
         if prepared.done is not None and not prepared.done.done():
             prepared.done.set_exception(exc)

@@ -68,8 +68,8 @@ class LogReader:
 
     def __init__(self, store: RedisStore) -> None:
         self._store = store
-        self._stream = store.key("decisions")
-        self._checkpoints_key = store.key("decisions", "checkpoints")
+        self._stream = store.keys.decisions()
+        self._checkpoints_key = store.keys.checkpoints()
 
     @property
     def stream(self) -> str:

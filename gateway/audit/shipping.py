@@ -25,9 +25,11 @@ import gzip
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from gateway.audit.log import AuditRecord, RecordType
 from gateway.errors import DependencyError
@@ -77,6 +79,22 @@ def to_opa_event(record: AuditRecord) -> dict[str, Any]:
     }
 
 
+def _backoff(interval: float) -> Callable[[RetryCallState], float]:
+    """``interval`` after the first failure, then doubling, at most a minute."""
+    doubling = wait_exponential(multiplier=interval, max=60.0)
+
+    def wait(state: RetryCallState) -> float:
+        return interval if state.attempt_number == 1 else doubling(state)
+
+    return wait
+
+
+def _log_pause(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    seconds = state.next_action.sleep if state.next_action is not None else 0.0
+    logger.warning("decision log shipping paused, retrying in %.0fs: %s", seconds, exc)
+
+
 class Shipper:
     def __init__(
         self, store: RedisStore, url: str, *, batch: int = 100, timeout: float = 5.0
@@ -84,11 +102,12 @@ class Shipper:
         self._store = store
         self._url = url
         self._batch = batch
-        self._stream = store.key("decisions")
-        self._cursor_key = store.key("decisions", "shipped")
-        self._checkpoints_key = store.key("decisions", "checkpoints")
-        self._checkpoint_cursor_key = store.key("decisions", "checkpoints", "shipped")
-        self._lease_key = store.key("decisions", "shipper")
+        keys = store.keys
+        self._stream = keys.decisions()
+        self._cursor_key = keys.shipped()
+        self._checkpoints_key = keys.checkpoints()
+        self._checkpoint_cursor_key = keys.checkpoints_shipped()
+        self._lease_key = keys.shipper_lease()
         self._me = uuid.uuid4().hex
         self._client = httpx.AsyncClient(timeout=timeout)
 
@@ -146,16 +165,14 @@ class Shipper:
 
     async def run(self, interval: float) -> None:
         """Ship until cancelled; back off (up to a minute) while the sink or Redis is down."""
-        backoff = interval
+        # Each pass retries until it ships; the backoff starts over after a success.
+        retrying = AsyncRetrying(
+            wait=_backoff(interval),
+            retry=retry_if_exception_type((SinkFailed, DependencyError)),
+            before_sleep=_log_pause,
+        )
         while True:
-            try:
-                shipped = await self.ship_once()
-            except (SinkFailed, DependencyError) as exc:
-                logger.warning("decision log shipping paused, retrying in %.0fs: %s", backoff, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
-                continue
-            backoff = interval
+            shipped: int = await retrying(self.ship_once)
             if not shipped:
                 await asyncio.sleep(interval)
 

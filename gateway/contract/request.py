@@ -34,6 +34,7 @@ __all__ = [
     "ALIASES",
     "NAME_PATTERN",
     "RESERVED_NAMES",
+    "SPAWNING_TOOLS",
     "AgentKind",
     "AgentRequest",
     "CreateRequest",
@@ -54,6 +55,8 @@ AGENT_REF_PATTERN = r"^([a-z0-9][a-z0-9-]{0,62}/)?[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 #: Names that ``GET /v1/agents/<name>`` cannot reach because a route has that path
 #: (``/v1/agents/search``, discovery); refused at validation.
 RESERVED_NAMES = frozenset({"search"})
+#: Tools that let an agent create agents: granting one hands on spawning rights.
+SPAWNING_TOOLS = frozenset({"create_agent", "create_sme"})
 
 AgentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Ident = Annotated[str, StringConstraints(pattern=IDENT_PATTERN)]

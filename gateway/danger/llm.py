@@ -31,6 +31,7 @@ from gateway.danger.base import Category, DangerReport, Finding, Proposal
 from gateway.danger.offline import OfflineAnalyzer
 from gateway.errors import DependencyError
 from gateway.storage.redis import RedisStore, redis_errors
+from gateway.storage.schema import Keys
 
 __all__ = [
     "PROMPT_VERSION",
@@ -110,8 +111,8 @@ class LlmReviewer:
     def cache_key(self, proposal: Proposal) -> str:
         material = f"{self.model}\0{PROMPT_VERSION}\0{proposal.fingerprint()}"
         digest = hashlib.sha256(material.encode()).hexdigest()
-        prefix = self._store.key("llm") if self._store else "llm"
-        return f"{prefix}:{digest}"
+        keys = self._store.keys if self._store else Keys.unstored()
+        return keys.llm_review(digest)
 
     async def _cached(self, key: str) -> ReviewerVerdict | None:
         if self._store is None:

@@ -87,7 +87,7 @@ class Authenticator:
         self._by_id: dict[str, Principal] = {p.id: p for p in self._static.values()}
 
     def _issued_key(self, digest: str) -> str:
-        return self._store.key("principal", digest)
+        return self._store.keys.principal(digest)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         digest = hash_key(_bearer(authorization))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_PROVIDER",
     "DEFAULT_TEMPLATE",
     "Blueprint",
+    "EffectiveAgent",
     "TemplateCatalog",
     "render_system_prompt",
     "seed002_prompt",
@@ -174,3 +176,33 @@ def render_system_prompt(blueprint: Blueprint, request: CreateRequest) -> str:
     rendered = _PLACEHOLDER.sub(lambda m: values[m.group(1)], blueprint.system_prompt_template)
     # An empty placeholder (no role given) must not leave trailing blanks behind.
     return "\n".join(line.rstrip() for line in rendered.splitlines()).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveAgent:
+    """The agent that would be created: the request merged with its blueprint."""
+
+    template: str
+    template_found: bool
+    tools: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    provider: str
+    model: str
+    estimated_cost_per_day: float
+    depth: int
+    system_prompt: str
+    next_agent: str
+    #: Where the tools came from (issue 10): granted by the blueprint and its chosen
+    #: capability modules, added by the creator (charged to it), or listed in the
+    #: request although the blueprint grants them already. Empty: all charged.
+    tools_from_template: tuple[str, ...] = ()
+    tools_from_request: tuple[str, ...] = ()
+    tools_dropped: tuple[str, ...] = ()
+
+    def tool_sources(self) -> dict[str, list[str]]:
+        """The provenance as the answer, the record and the policy input show it."""
+        return {
+            "from_template": list(self.tools_from_template),
+            "from_request": list(self.tools_from_request),
+            "dropped": list(self.tools_dropped),
+        }

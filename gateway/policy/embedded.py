@@ -14,6 +14,7 @@ crashes the interpreter, so policy tests replace top-level input keys instead
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import regopy
@@ -55,7 +56,7 @@ class EmbeddedEngine:
     def revision(self) -> str:
         return self._revision
 
-    async def evaluate(self, entrypoint: Entrypoint, document: dict[str, Any]) -> PolicyVerdict:
+    async def evaluate(self, entrypoint: Entrypoint, document: Mapping[str, Any]) -> PolicyVerdict:
         # Synchronous on purpose: a query is a fraction of a millisecond, less
         # than a hop to a worker thread, and the interpreter is not shared
         # between threads.

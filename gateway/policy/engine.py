@@ -11,6 +11,7 @@ a verdict is, for every engine.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ __all__ = [
     "PolicyVerdict",
     "parse_verdict",
     "policy_unavailable",
+    "rego_verdict",
 ]
 
 logger = logging.getLogger("spawngate.policy")
@@ -55,6 +57,20 @@ class PolicyVerdict(BaseModel):
     #: The revision the engine itself reports for this answer (OPA's bundle
     #: revision); None when the engine is the gateway's own embedded one.
     revision: str | None = None
+
+
+def rego_verdict(admission: PolicyVerdict, danger: PolicyVerdict | None) -> str:
+    """What the two policy queries decide together: "deny", "review" or "allow".
+
+    ``danger`` is None when the danger query did not run (admission denied, or a
+    live run stopped before scoring). Used wherever policy alone is judged: shadow
+    revisions and ``policy replay``; the request's own verdict is the pipeline's.
+    """
+    if admission.deny or (danger is not None and danger.deny):
+        return "deny"
+    if admission.review or (danger is not None and danger.review):
+        return "review"
+    return "allow"
 
 
 #: How every engine is named to callers and in the log: by its role, never its address.
@@ -117,7 +133,9 @@ class PolicyEngine(Protocol):
     @property
     def revision(self) -> str: ...
 
-    async def evaluate(self, entrypoint: Entrypoint, document: dict[str, Any]) -> PolicyVerdict: ...
+    async def evaluate(
+        self, entrypoint: Entrypoint, document: Mapping[str, Any]
+    ) -> PolicyVerdict: ...
 
     async def ready(self) -> bool: ...
 

@@ -1,6 +1,7 @@
 """Quotas, swarm size and lineage limits, counted atomically in Redis.
 
-One Lua script checks every counter a request touches and, only if all are
+One Lua script (``QUOTA_RESERVE``; every script and key name is in
+``gateway.storage.schema``) checks every counter a request touches and, only if all are
 under their limits, increments them all and sets window expiries in the same
 step. A read-then-increment from Python lets concurrent requests slip past a
 limit (64 of 200 through a limit of 10, measured); the script cannot, because
@@ -25,92 +26,12 @@ from dataclasses import dataclass, field
 
 from gateway.config import TenantSettings
 from gateway.errors import QuotaExceeded
+from gateway.storage import schema
 from gateway.storage.redis import RedisStore, redis_errors
+from gateway.storage.schema import Keys, agent_scope, root_scope, tenant_scope
 
 __all__ = ["Correction", "Counter", "QuotaLedger", "Reservation"]
 
-# KEYS: n counter keys, then the lease keys of the held ones among them.
-# ARGV: limit_1, ttl_1, ..., limit_n, ttl_n, now, lease seconds, lease token.
-# Returns {0, count_1, count_2, ...} on success, or {i, ttl_i} with the 1-based
-# index of the first counter at its limit.
-_RESERVE = """
-local n = (#ARGV - 3) / 2
-local now = tonumber(ARGV[2 * n + 1])
-local lease = tonumber(ARGV[2 * n + 2])
-for i = 1, n do
-  local limit = tonumber(ARGV[2 * i - 1])
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if current + 1 > limit then
-    local ttl = redis.call('TTL', KEYS[i])
-    return {i, ttl}
-  end
-end
-local out = {0}
-for i = 1, n do
-  local ttl = tonumber(ARGV[2 * i])
-  local value = redis.call('INCR', KEYS[i])
-  if ttl > 0 and value == 1 then
-    redis.call('EXPIRE', KEYS[i], ttl)
-  end
-  out[#out + 1] = value
-end
-for j = n + 1, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', now - lease)
-  redis.call('ZADD', KEYS[j], now, ARGV[2 * n + 3])
-  redis.call('EXPIRE', KEYS[j], math.ceil(lease) + 1)
-end
-return out
-"""
-
-# Undo a reservation: decrement each counter that still exists and is positive
-# (a window that expired meanwhile has nothing to give back), and drop its lease.
-# KEYS: n counter keys, then lease keys. ARGV: n, lease token.
-_RELEASE = """
-local n = tonumber(ARGV[1])
-for i = 1, n do
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if current > 0 then
-    redis.call('DECR', KEYS[i])
-  end
-end
-for j = n + 1, #KEYS do
-  redis.call('ZREM', KEYS[j], ARGV[2])
-end
-return 1
-"""
-
-# Rebuild held counters in one atomic step. KEYS: n counter keys, then their n
-# lease keys. ARGV: now, lease seconds, floor_1 .. floor_n, where a floor is the
-# slots the registry and the approval queue show as held. A counter above its
-# floor plus its live leases is lowered to that; one below its floor is raised.
-# Returns {key, before, after} for each counter it changed.
-_REBUILD = """
-local n = #KEYS / 2
-local now = tonumber(ARGV[1])
-local lease = tonumber(ARGV[2])
-local out = {}
-for i = 1, n do
-  redis.call('ZREMRANGEBYSCORE', KEYS[n + i], '-inf', now - lease)
-  local live = redis.call('ZCARD', KEYS[n + i])
-  local floor = tonumber(ARGV[2 + i])
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local target = current
-  if current > floor + live then
-    target = floor + live
-  elseif current < floor then
-    target = floor
-  end
-  if target ~= current then
-    redis.call('SET', KEYS[i], target)
-    out[#out + 1] = {KEYS[i], current, target}
-  end
-end
-return out
-"""
-
-#: The last part of every held (never expiring) counter key.
-HELD_SUFFIXES = ("active", "descendants", "total")
-_LEASE_SUFFIX = "leases"
 _REBUILD_CHUNK = 500
 #: Default lease: longer than any admission can take (scorer, registry, Redis timeouts).
 DEFAULT_LEASE_SECONDS = 600.0
@@ -149,40 +70,31 @@ class QuotaLedger:
     def __init__(self, store: RedisStore, *, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> None:
         self._store = store
         self.lease_seconds = lease_seconds
-        self._reserve = store.client.register_script(_RESERVE)
-        self._release = store.client.register_script(_RELEASE)
-        self._rebuild = store.client.register_script(_REBUILD)
+        self._reserve = store.client.register_script(schema.QUOTA_RESERVE)
+        self._release = store.client.register_script(schema.QUOTA_RELEASE)
+        self._rebuild = store.client.register_script(schema.QUOTA_REBUILD)
 
     def held_keys(self, *, tenant: str, principal: str, root: str) -> tuple[str, ...]:
         """The held counters one agent occupies: active, descendants, and both totals."""
-        key = self._store.key
+        keys = self._store.keys
         return (
-            key("q", f"tenant:{tenant}", "active"),
-            key("q", f"root:{tenant}:{root}", "descendants"),
-            key("q", f"tenant:{tenant}", "total"),
-            key("q", f"agent:{tenant}:{principal}", "total"),
+            keys.quota_held(tenant_scope(tenant), "active"),
+            keys.quota_held(root_scope(tenant, root), "descendants"),
+            keys.quota_held(tenant_scope(tenant), "total"),
+            keys.quota_held(agent_scope(tenant, principal), "total"),
         )
 
-    @staticmethod
-    def lease_key(counter_key: str) -> str:
-        return f"{counter_key}:{_LEASE_SUFFIX}"
-
-    @staticmethod
-    def tenant_of(counter_key: str) -> str:
-        """The tenant in a counter key: <prefix>:q:<scope>:<tenant>[:...] ("" if none)."""
-        parts = counter_key.split(":")
-        return parts[3] if len(parts) > 4 and parts[2] in ("tenant", "root", "agent") else ""
-
-    @staticmethod
-    def is_held(counter_key: str) -> bool:
-        return counter_key.rsplit(":", 1)[-1] in HELD_SUFFIXES
+    # Counter key names are the schema's; the reconciler reaches them through the ledger.
+    lease_key = staticmethod(Keys.quota_lease)
+    tenant_of = staticmethod(Keys.quota_tenant)
+    is_held = staticmethod(Keys.quota_is_held)
 
     async def existing_held_keys(self) -> set[str]:
         """Every held counter in Redis (SCAN, so a large keyspace is not blocked)."""
         found: set[str] = set()
         async with redis_errors(stage="quota"):
             async for raw in self._store.client.scan_iter(
-                match=self._store.key("q", "*"), count=1000
+                match=self._store.keys.quotas(), count=1000
             ):
                 name = str(raw)
                 if self.is_held(name):
@@ -192,7 +104,7 @@ class QuotaLedger:
     async def rebuild(
         self, floors: Mapping[str, int], *, now: float | None = None
     ) -> list[Correction]:
-        """Set each held counter from its floor and live leases (see ``_REBUILD``)."""
+        """Set each held counter from its floor and live leases (see ``QUOTA_REBUILD``)."""
         now = time.time() if now is None else now
         keys = sorted(floors)
         out: list[Correction] = []
@@ -216,11 +128,11 @@ class QuotaLedger:
         now: float | None = None,
     ) -> list[Counter]:
         now = time.time() if now is None else now
-        key = self._store.key
+        keys = self._store.keys
         out: list[Counter] = []
         scopes = (
-            ("agent", f"agent:{tenant}:{principal}", settings.quotas.per_agent),
-            ("tenant", f"tenant:{tenant}", settings.quotas.per_tenant),
+            ("agent", agent_scope(tenant, principal), settings.quotas.per_agent),
+            ("tenant", tenant_scope(tenant), settings.quotas.per_tenant),
         )
         for scope, ident, limits in scopes:
             for window, seconds in _WINDOWS:
@@ -232,17 +144,19 @@ class QuotaLedger:
                 out.append(
                     Counter(
                         f"{scope} per_{window}",
-                        key("q", ident, window, str(bucket)),
+                        keys.quota_window(ident, window, bucket),
                         limit,
                         remaining,
                     )
                 )
             if limits.total is not None:
-                out.append(Counter(f"{scope} total", key("q", ident, "total"), limits.total, 0))
+                out.append(
+                    Counter(f"{scope} total", keys.quota_held(ident, "total"), limits.total, 0)
+                )
         out.append(
             Counter(
                 "tenant max_active_agents",
-                key("q", f"tenant:{tenant}", "active"),
+                keys.quota_held(tenant_scope(tenant), "active"),
                 settings.quotas.max_active_agents,
                 0,
             )
@@ -251,7 +165,7 @@ class QuotaLedger:
         out.append(
             Counter(
                 "lineage max_descendants_per_root",
-                key("q", f"root:{tenant}:{root}", "descendants"),
+                keys.quota_held(root_scope(tenant, root), "descendants"),
                 lineage.max_descendants_per_root,
                 0,
             )
@@ -260,7 +174,7 @@ class QuotaLedger:
         out.append(
             Counter(
                 "lineage root_spawns_per_minute",
-                key("q", f"root:{tenant}:{root}", "minute", str(bucket)),
+                keys.quota_window(root_scope(tenant, root), "minute", bucket),
                 lineage.root_spawns_per_minute,
                 max(1, int((bucket + 1) * 60 - now)),
             )

@@ -48,13 +48,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import socket
 import time
 import uuid
 from collections import Counter as Tally
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import orjson
 from pydantic import JsonValue
@@ -66,9 +64,6 @@ from gateway.quotas.ledger import Correction, QuotaLedger
 from gateway.registry.agreement import Discrepancy, compare, remove_failed
 from gateway.registry.base import AgentRecord, Registry
 from gateway.storage.redis import RedisStore, redis_errors
-
-if TYPE_CHECKING:
-    from gateway.runtime import Gateway
 
 __all__ = ["Discrepancy", "ReconcileReport", "Reconciler"]
 
@@ -114,6 +109,8 @@ class ReconcileReport:
 
 @dataclass(frozen=True, slots=True)
 class Reconciler:
+    """Built from its parts by the runtime (``Gateway.reconciler``)."""
+
     store: RedisStore
     ledger: QuotaLedger
     registry: Registry
@@ -123,19 +120,9 @@ class Reconciler:
     tenants: frozenset[str]
     instance: str
 
-    @classmethod
-    def for_gateway(cls, gw: Gateway, *, instance: str | None = None) -> Reconciler:
-        config = gw.config
-        tenants = frozenset(config.tenants) | {p.tenant for p in config.principals}
-        return cls(
-            store=gw.store,
-            ledger=QuotaLedger(gw.store, lease_seconds=gw.settings.reconcile_lease_seconds),
-            registry=gw.registry,
-            approvals=gw.approvals,
-            audit=gw.audit,
-            tenants=tenants,
-            instance=instance or f"{socket.gethostname()}-reconciler",
-        )
+    def named(self, instance: str) -> Reconciler:
+        """The same reconciler, recording under another instance label (e.g. "cli")."""
+        return replace(self, instance=instance)
 
     async def run(self, interval: float) -> None:
         """Reconcile now, then every ``interval`` seconds (a background task)."""
@@ -222,7 +209,7 @@ class Reconciler:
         findings = orjson.dumps(
             [[asdict(d) for d in report.orphans], [asdict(d) for d in report.missing]]
         )
-        digest, key = hashlib.sha256(findings).hexdigest(), self.store.key("reconcile", "reported")
+        digest, key = hashlib.sha256(findings).hexdigest(), self.store.keys.reconcile_reported()
         async with redis_errors(stage="reconcile"):
             last = await self.store.client.get(key) or _NOTHING_FOUND
         if not report.corrections and not report.removed and digest == last:

@@ -39,6 +39,7 @@ from tenacity import (
 
 from gateway.errors import Conflict, DependencyError, DependencyUnavailable
 from gateway.registry.base import INDETERMINATE, ROLLED_BACK, AgentFilter, AgentRecord
+from gateway.storage import schema
 from gateway.storage.redis import RedisStore, redis_errors
 
 __all__ = ["ABANDON_SECONDS", "BuiltinRegistry"]
@@ -50,53 +51,6 @@ ABANDON_SECONDS = 6.0
 #: How long a tombstone refuses a late creation: far beyond any queued command.
 _TOMBSTONE_SECONDS = 24 * 3600
 
-# KEYS: record key, names index, tombstone, capability index keys...
-# ARGV: record json, name, decision id, deadline (ms since the epoch), capabilities...
-# Register only if the name is free, and index it in the same atomic step, so
-# that of N concurrent requests for one name exactly one is created.
-# Returns 1 created, 0 name taken, 2 already created by this decision (a
-# repeated call), -1 too late (the caller gave up), -2 abandoned.
-_CREATE = """
-redis.replicate_commands()
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  return -2
-end
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  if cjson.decode(existing)['decision_id'] == ARGV[3] then
-    return 2
-  end
-  return 0
-end
-local now = redis.call('TIME')
-if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[4]) then
-  return -1
-end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-for i = 3, #ARGV - 2 do
-  redis.call('SADD', KEYS[i + 1], ARGV[2])
-end
-return 1
-"""
-
-# KEYS: record key, names index, tombstone, capability index keys...
-# ARGV: name, decision id, tombstone ttl. Leaves the tombstone; removes the agent
-# (and its index entries) only if it is this decision's. Returns 1 if removed.
-_ABANDON = """
-redis.call('SET', KEYS[3], '1', 'EX', ARGV[3])
-local existing = redis.call('GET', KEYS[1])
-if not existing or cjson.decode(existing)['decision_id'] ~= ARGV[2] then
-  return 0
-end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-for i = 4, #KEYS do
-  redis.call('SREM', KEYS[i], ARGV[1])
-end
-return 1
-"""
-
 
 class BuiltinRegistry:
     name = "builtin"
@@ -104,28 +58,21 @@ class BuiltinRegistry:
 
     def __init__(self, store: RedisStore, *, abandon_seconds: float = ABANDON_SECONDS) -> None:
         self._store = store
-        self._create = store.client.register_script(_CREATE)
-        self._abandon = store.client.register_script(_ABANDON)
+        self._create = store.client.register_script(schema.AGENT_CREATE)
+        self._abandon = store.client.register_script(schema.AGENT_ABANDON)
         self._abandon_seconds = abandon_seconds
         # The deadline is the client's own: how long it waits for an answer.
         kwargs = store.client.connection_pool.connection_kwargs
         self._timeout = float(kwargs.get("socket_timeout") or 5.0)
 
-    def _agent_key(self, tenant: str, name: str) -> str:
-        return self._store.key("reg", tenant, "agent", name)
-
-    def _names_key(self, tenant: str) -> str:
-        return self._store.key("reg", tenant, "names")
-
-    def _cap_key(self, tenant: str, capability: str) -> str:
-        return self._store.key("reg", tenant, "cap", capability)
-
     def _keys(self, record: AgentRecord) -> list[str]:
+        """The keys AGENT_CREATE and AGENT_ABANDON take, in their order."""
+        keys = self._store.keys
         return [
-            self._agent_key(record.tenant, record.name),
-            self._names_key(record.tenant),
-            self._store.key("reg", record.tenant, "abandoned", record.decision_id),
-            *(self._cap_key(record.tenant, c) for c in record.capabilities),
+            keys.agent(record.tenant, record.name),
+            keys.agent_names(record.tenant),
+            keys.agent_tombstone(record.tenant, record.decision_id),
+            *(keys.agent_capability(record.tenant, c) for c in record.capabilities),
         ]
 
     async def create(self, record: AgentRecord) -> AgentRecord:
@@ -209,12 +156,12 @@ class BuiltinRegistry:
 
     async def get(self, tenant: str, name: str) -> AgentRecord | None:
         async with redis_errors():
-            raw = await self._store.client.get(self._agent_key(tenant, name))
+            raw = await self._store.client.get(self._store.keys.agent(tenant, name))
         return None if raw is None else AgentRecord.model_validate_json(raw)
 
     async def exists(self, tenant: str, name: str) -> bool:
         async with redis_errors():
-            return bool(await self._store.client.exists(self._agent_key(tenant, name)))
+            return bool(await self._store.client.exists(self._store.keys.agent(tenant, name)))
 
     async def search(
         self,
@@ -225,7 +172,10 @@ class BuiltinRegistry:
         limit: int,
         where: AgentFilter | None = None,
     ) -> list[AgentRecord]:
-        index = self._cap_key(tenant, capability) if capability else self._names_key(tenant)
+        keys = self._store.keys
+        index = (
+            keys.agent_capability(tenant, capability) if capability else keys.agent_names(tenant)
+        )
         narrowed = where is not None and not where.empty
         async with redis_errors():
             names = sorted(str(n) for n in await self._store.client.smembers(index))
@@ -236,7 +186,7 @@ class BuiltinRegistry:
                 names = names[:limit]
             if not names:
                 return []
-            raws = await self._store.client.mget([self._agent_key(tenant, n) for n in names])
+            raws = await self._store.client.mget([self._store.keys.agent(tenant, n) for n in names])
         records = [AgentRecord.model_validate_json(r) for r in raws if r is not None]
         if where is not None and narrowed:
             records = [r for r in records if where.matches(r)][:limit]

@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.errors import DependencyUnavailable
 from gateway.settings import Settings
 from gateway.storage.embedded import EmbeddedRedis
+from gateway.storage.schema import Keys
 
 __all__ = ["RedisStore", "redis_errors"]
 
@@ -73,6 +74,8 @@ class RedisStore:
     ) -> None:
         self.client = client
         self.prefix = prefix
+        #: Every key name this gateway uses (``gateway.storage.schema``).
+        self.keys = Keys(prefix)
         self._embedded = embedded
 
     @classmethod
@@ -111,7 +114,8 @@ class RedisStore:
         return None if self._embedded is None else self._embedded.socket_file
 
     def key(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
+        """A key from raw parts: for tests and tools; the gateway uses ``keys``."""
+        return self.keys.join(*parts)
 
     async def ping(self) -> bool:
         async with redis_errors():

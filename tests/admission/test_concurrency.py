@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import redis_int
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,11 +29,13 @@ QUOTA = """tenants:
 """
 
 
-async def _gateway(tmp_path: Path, make_settings: Any, k: int) -> Gateway:
+async def _gateway(tmp_path: Path, make_settings: MakeSettings, k: int) -> Gateway:
     return Gateway.build(make_settings(config_file=write_config(tmp_path, QUOTA.format(k=k))))
 
 
-async def test_quota_race_lets_exactly_k_through(tmp_path: Path, make_settings: Any) -> None:
+async def test_quota_race_lets_exactly_k_through(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     k = 7
     gw = await _gateway(tmp_path, make_settings, k)
     try:
@@ -53,11 +55,11 @@ async def test_quota_race_lets_exactly_k_through(tmp_path: Path, make_settings: 
         decisions = [r for r in await gw.audit.read() if r.type is RecordType.DECISION]
         assert len(decisions) == 200
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_denied_requests_release_their_reservation(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     gw = await _gateway(tmp_path, make_settings, 3)
     try:
@@ -87,10 +89,12 @@ async def test_denied_requests_release_their_reservation(
             ]
             assert [r.status_code for r in ok] == [201, 201, 201, 429]
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
-async def test_duplicate_name_race_creates_exactly_one(tmp_path: Path, make_settings: Any) -> None:
+async def test_duplicate_name_race_creates_exactly_one(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     gw = await _gateway(tmp_path, make_settings, 1000)
     try:
         async with client_for(gw) as c:
@@ -117,9 +121,9 @@ async def test_duplicate_name_race_creates_exactly_one(tmp_path: Path, make_sett
         counts = await gw.store.client.keys(
             gw.store.key("q", "agent:acme:acme-orchestrator", "minute", "*")
         )
-        assert [int(await gw.store.client.get(k)) for k in counts] == [1]
+        assert [redis_int(await gw.store.client.get(k)) for k in counts] == [1]
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_concurrent_idempotent_retries_create_once(

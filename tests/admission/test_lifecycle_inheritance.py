@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.audit.log import RecordType
+from gateway.audit.log import AuditRecord, RecordType
 from gateway.runtime import Gateway
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import obj, objs, some
 
 pytestmark = pytest.mark.asyncio
 
@@ -36,10 +37,10 @@ CONFIG = """tenants:
 
 
 @pytest.fixture
-async def gw(tmp_path: Path, make_settings: Any) -> AsyncIterator[Gateway]:
+async def gw(tmp_path: Path, make_settings: MakeSettings) -> AsyncIterator[Gateway]:
     gateway = Gateway.build(make_settings(config_file=write_config(tmp_path, CONFIG)))
     yield gateway
-    await gateway.aclose()
+    await gateway.stop()
 
 
 async def post(
@@ -57,7 +58,7 @@ def codes(r: httpx.Response) -> set[str]:
     return {x["code"] for x in r.json()["reasons"]}
 
 
-async def decision_record(gw: Gateway, decision_id: str) -> Any:
+async def decision_record(gw: Gateway, decision_id: str) -> AuditRecord:
     records = await gw.audit.read()
     return next(
         r for r in records if r.type is RecordType.DECISION and r.decision_id == decision_id
@@ -89,9 +90,9 @@ async def test_lifecycle_1_adr_diagram_agent_is_not_charged_for_template_tools(
         if r.status_code == 201:
             assert body["agent"]["tools"] == ["filesystem", "mermaid", "plantuml"]
         record = await decision_record(gw, body["decision_id"])
-        template = next(s for s in record.result["stages"] if s["stage"] == "template")
-        assert template["facts"]["tools"] == provenance
-        assert record.policy_input["effective"]["tool_sources"] == provenance
+        template = next(s for s in objs(record.result["stages"]) if s["stage"] == "template")
+        assert obj(template["facts"])["tools"] == provenance
+        assert obj(some(record.policy_input)["effective"])["tool_sources"] == provenance
 
 
 async def test_lifecycle_1_researcher_devops_and_sme_templates_reach_review_rules(
@@ -184,7 +185,9 @@ async def test_lifecycle_1_tenant_lineage_depth_governs_spawning(gw: Gateway) ->
         assert sme.status_code == 403 and codes(sme) == {"SG-TOOLS-003"}
 
 
-async def test_lifecycle_1_per_template_depth_override(tmp_path: Path, make_settings: Any) -> None:
+async def test_lifecycle_1_per_template_depth_override(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     cfg = CONFIG.replace(
         "root_spawns_per_minute: 1000}",
         "root_spawns_per_minute: 1000, templates: {orchestrator: {max_depth: 1}}}",
@@ -208,7 +211,7 @@ async def test_lifecycle_1_per_template_depth_override(tmp_path: Path, make_sett
             plain = await post(c, {"name": "plain"}, key=key)
             assert plain.status_code == 201, plain.json()
     finally:
-        await gateway.aclose()
+        await gateway.stop()
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ import pytest
 
 from gateway.audit.log import AuditRecord, ChainHead, chain, verify_chain
 from gateway.runtime import Gateway
-from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
+from gateway.settings import Settings
+from tests.conftest import ROOMY_CONFIG, MakeSettings, bearer, client_for, write_config
 
 KEY = "checkpoint-test-key"
 
@@ -30,7 +31,7 @@ async def decide(gw: Gateway, bodies: list[dict[str, Any]]) -> None:
 
 
 async def test_thousand_concurrent_decisions_from_two_replicas_form_one_chain(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     settings = make_settings(
         config_file=write_config(tmp_path, ROOMY_CONFIG),
@@ -51,7 +52,7 @@ async def test_thousand_concurrent_decisions_from_two_replicas_form_one_chain(
         assert len(checkpoints) >= len(records) // 50 - 1
     finally:
         for gw in replicas:
-            await gw.aclose()
+            await gw.stop()
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ async def test_truncated_tail_is_detected_with_checkpoints(log: list[AuditRecord
 
 
 async def test_cli_verify_export_and_query(
-    tmp_path: Path, gateway: Gateway, redis_url: str, settings: Any
+    tmp_path: Path, gateway: Gateway, redis_url: str, settings: Settings
 ) -> None:
     await decide(
         gateway,

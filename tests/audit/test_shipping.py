@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from aiohttp import web
 from gateway.audit.shipping import Shipper, SinkFailed
 from gateway.runtime import Gateway
 from tests.conftest import bearer, client_for
+from tests.support.narrow import bound_port
 
 
 class Sink:
@@ -44,7 +47,7 @@ async def sink() -> AsyncIterator[tuple[Sink, str]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = bound_port(site)
     yield target, f"http://127.0.0.1:{port}/logs"
     await runner.cleanup()
 
@@ -101,3 +104,45 @@ async def test_one_replica_ships_at_a_time(gateway: Gateway, sink: tuple[Sink, s
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def _eventually(check: Callable[[], bool]) -> None:
+    for _ in range(500):  # 10 s
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+async def test_run_backs_off_while_the_sink_is_down_and_starts_over_after(
+    gateway: Gateway, sink: tuple[Sink, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    target, url = sink
+    target.up = False
+    async with client_for(gateway) as c:
+        await c.post("/v1/create_agent", json={"name": "b-0"}, headers=bearer("orchestrator"))
+    shipper = Shipper(gateway.store, url)
+
+    def pauses() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "shipping paused" in r.getMessage()]
+
+    task = asyncio.create_task(shipper.run(0.5))
+    try:
+        with caplog.at_level(logging.WARNING, logger="spawngate.shipping"):
+            await _eventually(lambda: len(pauses()) >= 2)
+            target.up = True  # the pass in flight retries after its 1 s backoff, and ships
+            await _eventually(lambda: len(target.events) >= 2)
+            target.up = False
+            async with client_for(gateway) as c:
+                await c.post(
+                    "/v1/create_agent", json={"name": "b-1"}, headers=bearer("orchestrator")
+                )
+            await _eventually(lambda: len(pauses()) >= 3)
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+        await shipper.aclose()
+    # Doubling from the interval (0.5 s, 1 s, ...), and from the interval again after a success.
+    waits = [p.split("retrying in ")[1].split(":")[0] for p in pauses()[:3]]
+    assert waits == ["0s", "1s", "0s"]
+    assert "decision log sink answered 503" in pauses()[0]

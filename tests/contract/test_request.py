@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.contract.request import ALIASES, AgentKind, parse_request
+from gateway.contract.request import ALIASES, AgentKind, SmeRequest, parse_request
 from gateway.errors import InvalidRequest
 
 
@@ -87,6 +87,6 @@ def test_every_optional_field_is_accepted() -> None:
             "ttl_seconds": 3600,
         },
     )
-    assert parsed.kind is AgentKind.SME
+    assert isinstance(parsed, SmeRequest) and parsed.kind is AgentKind.SME
     assert parsed.auto_reply is True and parsed.next_agent == "acme/boss"
     assert [str(k) for k in parsed.knowledge_sources] == ["https://example.org/vat", "tax-wiki"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -14,7 +13,7 @@ from gateway.danger.offline import OfflineAnalyzer
 from gateway.runtime import Gateway, build_reviewer
 from gateway.settings import Settings
 from gateway.storage.redis import RedisStore
-from tests.conftest import bearer, client_for
+from tests.conftest import MakeSettings, bearer, client_for
 from tests.support.llm_standin import LlmStandIn
 
 
@@ -27,7 +26,7 @@ async def llm() -> AsyncIterator[tuple[LlmStandIn, str]]:
 
 
 @pytest.fixture
-def llm_settings(make_settings: Any, llm: tuple[LlmStandIn, str]) -> Settings:
+def llm_settings(make_settings: MakeSettings, llm: tuple[LlmStandIn, str]) -> Settings:
     settings: Settings = make_settings(
         scorer="llm",
         llm_base_url=llm[1],
@@ -146,7 +145,7 @@ async def test_gateway_routes_reviewer_failure_to_a_human(
         assert [x["message"] for x in r.json()["reasons"]] == ["safety review unavailable"]
         assert await gw.registry.get("acme", "translator") is None
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_gateway_with_a_working_reviewer_creates_and_caches(
@@ -166,10 +165,10 @@ async def test_gateway_with_a_working_reviewer_creates_and_caches(
         assert again.status_code == 409  # duplicate, decided after a cached review
         assert standin.calls == 1
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
-def test_llm_scorer_needs_an_endpoint_and_a_sane_timeout(make_settings: Any) -> None:
+def test_llm_scorer_needs_an_endpoint_and_a_sane_timeout(make_settings: MakeSettings) -> None:
     with pytest.raises(ValueError, match="LLM_BASE_URL"):
         make_settings(scorer="llm")
     with pytest.raises(ValueError, match="must exceed"):

@@ -18,7 +18,7 @@ analyzer = OfflineAnalyzer()
 def score(text: str = "", **fields: object) -> tuple[float, set[Category]]:
     report = analyzer.report(
         Proposal(name="candidate", kind="agent", instructions=text or None, **fields)
-    )  # type: ignore[arg-type]
+    )
     return report.score, set(report.categories)
 
 

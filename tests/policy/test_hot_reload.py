@@ -6,14 +6,14 @@ import asyncio
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
+from tests.conftest import ROOMY_CONFIG, MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import objs
 
 
 def copy_tree(tmp_path: Path) -> tuple[Path, Path]:
@@ -30,7 +30,9 @@ def set_ceiling(policies: Path, value: int) -> None:
     data.write_text(text[:start] + f"hard_max_cost_per_day: {value}\n")
 
 
-async def test_reload_under_load_never_mixes_revisions(tmp_path: Path, make_settings: Any) -> None:
+async def test_reload_under_load_never_mixes_revisions(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     policies, templates = copy_tree(tmp_path)
     settings = make_settings(
         policies_dir=policies,
@@ -77,7 +79,7 @@ async def test_reload_under_load_never_mixes_revisions(tmp_path: Path, make_sett
         for record in decisions:
             revision = record.bundles["spawngate"]["revision"]
             by_revision[revision] += 1
-            codes = {reason["code"] for reason in record.result["reasons"]}  # type: ignore[union-attr, index]
+            codes = {reason["code"] for reason in objs(record.result["reasons"])}
             if revision == before:
                 assert record.result["outcome"] == "allowed" and not codes, record.decision_id
             else:
@@ -88,11 +90,11 @@ async def test_reload_under_load_never_mixes_revisions(tmp_path: Path, make_sett
         # The 50 requests that started after the swap were all decided by the new revision.
         assert by_revision[after] >= 50 and by_revision[before] >= 1
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_broken_revision_is_refused_and_the_old_one_keeps_deciding(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     policies, templates = copy_tree(tmp_path)
     gw = Gateway.build(make_settings(policies_dir=policies, templates_dir=templates))
@@ -116,10 +118,10 @@ async def test_broken_revision_is_refused_and_the_old_one_keeps_deciding(
         assert await gw.policy.reload() is True
         assert gw.policy.last_error is None and gw.policy.current.revision != before
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
-async def test_watcher_picks_up_a_changed_file(tmp_path: Path, make_settings: Any) -> None:
+async def test_watcher_picks_up_a_changed_file(tmp_path: Path, make_settings: MakeSettings) -> None:
     policies, templates = copy_tree(tmp_path)
     gw = Gateway.build(make_settings(policies_dir=policies, templates_dir=templates))
     before = gw.policy.current.revision
@@ -134,4 +136,4 @@ async def test_watcher_picks_up_a_changed_file(tmp_path: Path, make_settings: An
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-        await gw.aclose()
+        await gw.stop()

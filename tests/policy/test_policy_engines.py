@@ -1,10 +1,10 @@
 """Every policy case through the embedded interpreter, and the same cases through the
-OPA adapter (opa-python-client) against a local server speaking OPA's Data API."""
+OPA adapter (httpx) against a local server speaking OPA's Data API."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +12,7 @@ from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.files import load_policy_files
 from gateway.policy.opa import OpaEngine
 from gateway.settings import PROJECT_ROOT
+from tests.conftest import MakeSettings
 from tests.policy.cases import CASES, Case
 from tests.support.opa_standin import OpaStandIn
 
@@ -87,7 +88,9 @@ async def test_opa_unreachable_is_a_dependency_error() -> None:
         await engine.aclose()
 
 
-async def test_opa_mode_stamps_the_revision_opa_reports(tmp_path: Any, make_settings: Any) -> None:
+async def test_opa_mode_stamps_the_revision_opa_reports(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     import json
     import shutil
 
@@ -111,5 +114,22 @@ async def test_opa_mode_stamps_the_revision_opa_reports(tmp_path: Any, make_sett
         record = next(x for x in await gw.audit.read() if x.type is RecordType.DECISION)
         assert record.bundles["spawngate"]["revision"] == "bundle-rev-7"
     finally:
-        await gw.aclose()
+        await gw.stop()
         await standin.stop()
+
+
+async def test_opa_server_error_is_retried_once_then_denied(
+    opa: tuple[OpaEngine, OpaStandIn],
+) -> None:
+    """A 500 from OPA (or a proxy before it) gets one more try, never more: a decision waits."""
+    from gateway.errors import DependencyUnavailable
+
+    engine, standin = opa
+    standin.mode = "error"
+    with pytest.raises(DependencyUnavailable):
+        await engine.evaluate(CASES[0].entrypoint, CASES[0].document())
+    assert len(standin.queries) == 2
+    standin.mode = "ok"
+    standin.queries.clear()
+    await engine.evaluate(CASES[0].entrypoint, CASES[0].document())
+    assert len(standin.queries) == 1

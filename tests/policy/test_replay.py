@@ -17,8 +17,9 @@ from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.files import load_policy_files
 from gateway.policy.tooling.replay import recorded_verdict, replay
 from gateway.runtime import Gateway
-from gateway.settings import PROJECT_ROOT
+from gateway.settings import PROJECT_ROOT, Settings
 from tests.conftest import bearer, client_for
+from tests.support.narrow import num, obj
 from tests.support.policy_copies import candidate_with_ceiling
 
 
@@ -98,8 +99,8 @@ async def test_known_edit_over_ten_thousand_decisions(
     expected = sum(
         1
         for r in log
-        if r.policy_input and r.policy_input["effective"]["estimated_cost_per_day"] > 15
-    )  # type: ignore[index, operator, call-overload]
+        if r.policy_input and num(obj(r.policy_input["effective"])["estimated_cost_per_day"]) > 15
+    )
     report = await replay(log, engine_for(candidate(tmp_path, 15)))
     assert report.records == report.replayed == 10_000
     assert report.changes == {"review -> deny": expected} and expected == 2_500
@@ -129,7 +130,7 @@ async def test_tenant_and_time_filters(tmp_path: Path, log: list[AuditRecord]) -
 
 
 async def test_cli_replays_the_redis_log_as_json(
-    tmp_path: Path, gateway: Gateway, redis_url: str, settings: Any
+    tmp_path: Path, gateway: Gateway, redis_url: str, settings: Settings
 ) -> None:
     async with client_for(gateway) as c:
         for i, cost in enumerate([5, 12, 18]):

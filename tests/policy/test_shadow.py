@@ -8,11 +8,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
-from tests.conftest import bearer, client_for
+from tests.conftest import MakeSettings, bearer, client_for
 from tests.support.policy_copies import candidate_with_ceiling
 
 
@@ -21,7 +20,7 @@ def candidate(tmp_path: Path, ceiling: int) -> Path:
 
 
 async def test_shadow_differences_are_recorded_and_never_enforced(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     gw = Gateway.build(make_settings(shadow_policies_dir=candidate(tmp_path, 15)))
     try:
@@ -56,10 +55,12 @@ async def test_shadow_differences_are_recorded_and_never_enforced(
             "danger_scored": False,
         }
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
-async def test_broken_shadow_is_switched_off_not_fatal(tmp_path: Path, make_settings: Any) -> None:
+async def test_broken_shadow_is_switched_off_not_fatal(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     broken = candidate(tmp_path, 15)
     (broken / "spawngate" / "cost" / "cost.rego").write_text(
         "package spawngate.cost\nbroken if {\n"
@@ -74,11 +75,11 @@ async def test_broken_shadow_is_switched_off_not_fatal(tmp_path: Path, make_sett
             assert r.status_code == 201
             assert "cost.rego" in (await c.get("/healthz")).json()["shadow_error"]
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_shadow_report_summarises_differences(
-    tmp_path: Path, make_settings: Any, redis_url: str
+    tmp_path: Path, make_settings: MakeSettings, redis_url: str
 ) -> None:
     settings = make_settings(shadow_policies_dir=candidate(tmp_path, 15))
     gw = Gateway.build(settings)
@@ -88,7 +89,7 @@ async def test_shadow_report_summarises_differences(
                 body = {"name": f"a-{i}", "estimated_cost_per_day": cost}
                 await c.post("/v1/create_agent", json=body, headers=bearer("orchestrator"))
     finally:
-        await gw.aclose()
+        await gw.stop()
     env = {
         "REDIS_URL": redis_url,
         "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix,

@@ -17,7 +17,7 @@ import pytest
 
 from gateway.runtime import Gateway
 from gateway.settings import Settings
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
 
 pytestmark = pytest.mark.asyncio
 
@@ -55,7 +55,7 @@ def started() -> list[Settings]:
 
 
 @pytest.fixture
-def start(tmp_path: Path, make_settings: Any, started: list[Settings]) -> Start:
+def start(tmp_path: Path, make_settings: MakeSettings, started: list[Settings]) -> Start:
     @asynccontextmanager
     async def run(**tenant: str) -> AsyncIterator[httpx.AsyncClient]:
         extra = "\n".join(f"    {k}: {v}" for k, v in tenant.items())
@@ -66,7 +66,7 @@ def start(tmp_path: Path, make_settings: Any, started: list[Settings]) -> Start:
             async with client_for(gw) as client:
                 yield client
         finally:
-            await gw.aclose()
+            await gw.stop()
 
     return run
 

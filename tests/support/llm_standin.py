@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.narrow import bound_port
+
 
 class LlmStandIn:
     def __init__(self) -> None:
@@ -51,7 +53,10 @@ class LlmStandIn:
         if self.mode == "slow":
             await asyncio.sleep(1.5)
         if self.mode == "malformed":
-            message = {"role": "assistant", "content": "I think it is fine, score 0.1"}
+            message: dict[str, str | None] = {
+                "role": "assistant",
+                "content": "I think it is fine, score 0.1",
+            }
         elif self.mode == "refusal":
             message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
         elif self.mode == "wrong-schema":
@@ -70,7 +75,7 @@ class LlmStandIn:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = bound_port(site)
         return f"http://127.0.0.1:{port}/v1"
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ from aiohttp import web
 from regopy.rego_shared import rego_output_string, rego_query
 
 from gateway.policy.files import load_policy_files
+from tests.support.narrow import bound_port
 
 #: Answers a broken or misconfigured OPA can give, by mode: (status, content type, body).
 FAULTS: dict[str, tuple[int, str, str]] = {
@@ -98,7 +99,7 @@ class OpaStandIn:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = bound_port(site)
         return f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:

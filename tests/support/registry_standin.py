@@ -15,6 +15,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from tests.support.narrow import bound_port
+
 
 class RegistryStandIn:
     def __init__(self) -> None:
@@ -112,7 +114,7 @@ class RegistryStandIn:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = bound_port(site)
         return f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:

@@ -31,7 +31,8 @@ from gateway.approvals.queue import ApprovalState
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import some
 
 CONFIG = """tenants:
   acme:
@@ -81,10 +82,10 @@ async def _redis_dump(gw: Gateway) -> list[str]:
 
 
 @pytest.fixture
-async def gw(tmp_path: Path, make_settings: Any) -> AsyncIterator[Gateway]:
+async def gw(tmp_path: Path, make_settings: MakeSettings) -> AsyncIterator[Gateway]:
     gateway = Gateway.build(make_settings(config_file=write_config(tmp_path, CONFIG)))
     yield gateway
-    await gateway.aclose()
+    await gateway.stop()
 
 
 # -- item 10 ---------------------------------------------------------------
@@ -193,14 +194,14 @@ class _Server:
 
 
 async def test_trust_6_kill_9_during_approval_never_leaves_it_half_done(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     config = write_config(tmp_path, CONFIG)
     settings = make_settings(config_file=config)
     inspector = Gateway.build(settings)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SPAWNGATE_")},
-        "REDIS_URL": settings.redis_url.get_secret_value(),
+        "REDIS_URL": some(settings.redis_url).get_secret_value(),
         "SPAWNGATE_REDIS_PREFIX": settings.redis_prefix,
         "SPAWNGATE_CONFIG_FILE": str(config),
         "SPAWNGATE_DATA_DIR": str(tmp_path / "data"),
@@ -258,7 +259,7 @@ async def test_trust_6_kill_9_during_approval_never_leaves_it_half_done(
             await server.ready()
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                states = {(await inspector.approvals.get(i)).state.value for i in ids.values()}  # type: ignore[union-attr]
+                states = {some(await inspector.approvals.get(i)).state.value for i in ids.values()}
                 if not states & HALF_DONE:
                     break
                 await asyncio.sleep(0.2)
@@ -303,8 +304,8 @@ async def test_trust_6_kill_9_during_approval_never_leaves_it_half_done(
             "acme", capability=None, name_contains="crash-", limit=1000
         )
         active = await inspector.store.client.get(inspector.store.key("q", "tenant:acme", "active"))
-        states = [await inspector.approvals.get(i) for i in ids.values()]
-        pending = sum(1 for r in states if r is not None and r.state is ApprovalState.PENDING)
+        remaining = [await inspector.approvals.get(i) for i in ids.values()]
+        pending = sum(1 for r in remaining if r is not None and r.state is ApprovalState.PENDING)
         assert int(active or 0) >= len(agents) + pending
     finally:
-        await inspector.aclose()
+        await inspector.stop()

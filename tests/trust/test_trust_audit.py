@@ -25,7 +25,8 @@ from gateway.audit.shipping import Shipper
 from gateway.errors import SpawngateError
 from gateway.runtime import Gateway
 from gateway.settings import Settings
-from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
+from tests.conftest import ROOMY_CONFIG, MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import bound_port, entries
 
 KEY = "trust-audit-key"
 
@@ -99,7 +100,7 @@ async def test_trust_1_unserialisable_record_fails_only_its_own_append(gateway: 
 
 
 async def test_trust_1_poisoned_body_among_concurrent_requests(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     gw = Gateway.build(make_settings(config_file=write_config(tmp_path, ROOMY_CONFIG)))
     try:
@@ -125,7 +126,7 @@ async def test_trust_1_poisoned_body_among_concurrent_requests(
         assert codes[30] >= 400  # refused at the door, or its record refused alone
         assert await verified_from_redis(gw) >= 60
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 # -- item 2: the canonical form is total -----------------------------------------
@@ -221,8 +222,8 @@ async def test_trust_3_deleted_checkpoints_and_truncated_tail_are_detected(
     copy.write_bytes(anchor.read_bytes())
     store = gateway.store.client
     await store.delete(gateway.store.key("decisions", "checkpoints"))
-    entries = await store.xrevrange(gateway.store.key("decisions"), count=40)
-    await store.xdel(gateway.store.key("decisions"), *[e[0] for e in entries])
+    newest = entries(await store.xrevrange(gateway.store.key("decisions"), count=40))
+    await store.xdel(gateway.store.key("decisions"), *[e[0] for e in newest])
     anchor.unlink()  # The attacker also removed the local file; the auditor kept a copy.
     anchored = await asyncio.to_thread(cli, settings, "verify", "--anchor", str(copy))
     assert anchored.returncode == 1 and "truncated" in anchored.stdout, anchored.stdout
@@ -274,7 +275,7 @@ async def test_trust_3_export_carries_signed_checkpoints(
 
 
 async def test_trust_3_tail_is_checkpointed_on_time(
-    make_settings: Any,
+    make_settings: MakeSettings,
 ) -> None:
     settings = make_settings(audit_checkpoint_every=1000, audit_checkpoint_seconds=0.2)
     gw = Gateway.build(settings)
@@ -290,7 +291,7 @@ async def test_trust_3_tail_is_checkpointed_on_time(
         else:
             pytest.fail("the tail was never checkpointed")
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_trust_3_checkpoints_are_shipped_to_the_sink(gateway: Gateway) -> None:
@@ -307,7 +308,7 @@ async def test_trust_3_checkpoints_are_shipped_to_the_sink(gateway: Gateway) -> 
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = bound_port(site)
     shipper = Shipper(gateway.store, f"http://127.0.0.1:{port}/logs", batch=500)
     try:
         await fill(gateway, 120)

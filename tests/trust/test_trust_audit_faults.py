@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gateway.audit.log import AuditRecord, RecordType, verify_chain
 from gateway.errors import SpawngateError
 from gateway.runtime import Gateway
-from gateway.settings import Settings
+from tests.conftest import MakeSettings
 from tests.support.redis_proc import RedisProcess
 
 #: Short, so a frozen Redis makes the client give up quickly.
@@ -115,12 +114,12 @@ class ReplyDropper:
 
 
 @contextlib.asynccontextmanager
-async def gateway_on(make_settings: Callable[..., Settings], url: str) -> AsyncIterator[Gateway]:
+async def gateway_on(make_settings: MakeSettings, url: str) -> AsyncIterator[Gateway]:
     gw = Gateway.build(make_settings(redis_url=url, redis_timeout_seconds=TIMEOUT))
     try:
         yield gw
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def logged_ids(gw: Gateway) -> list[str]:
@@ -132,7 +131,7 @@ async def logged_ids(gw: Gateway) -> list[str]:
 
 
 async def test_trust_8_append_redis_ran_after_a_freeze_is_not_logged_twice(
-    redis_proc: RedisProcess, make_settings: Callable[..., Any]
+    redis_proc: RedisProcess, make_settings: MakeSettings
 ) -> None:
     async with gateway_on(make_settings, redis_proc.url) as gw:
         await gw.audit.append(record(1))  # script loaded, head known
@@ -151,7 +150,7 @@ async def test_trust_8_append_redis_ran_after_a_freeze_is_not_logged_twice(
 
 
 async def test_trust_8_append_applied_with_its_reply_lost_is_not_logged_twice(
-    redis_proc: RedisProcess, make_settings: Callable[..., Any], tmp_path: Path
+    redis_proc: RedisProcess, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     proxy = ReplyDropper(tmp_path / "proxy.sock", redis_proc.socket)
     await proxy.start()

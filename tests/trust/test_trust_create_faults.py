@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,11 @@ import httpx
 import pytest
 
 from gateway.audit.log import RecordType
-from gateway.quotas.reconcile import Reconciler
 from gateway.registry.base import AgentRecord
 from gateway.runtime import Gateway
 from gateway.settings import Settings
-from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
+from tests.conftest import ROOMY_CONFIG, MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import objs
 from tests.support.records import outcome_record
 from tests.support.redis_proc import RedisProcess
 
@@ -137,7 +137,7 @@ def redis_proc(tmp_path: Path) -> Iterator[RedisProcess]:
 
 @pytest.fixture
 async def world(
-    redis_proc: RedisProcess, tmp_path: Path, make_settings: Callable[..., Settings]
+    redis_proc: RedisProcess, tmp_path: Path, make_settings: MakeSettings
 ) -> AsyncIterator[World]:
     relay = FreezingRelay(redis_proc, tmp_path / "relay.sock")
     server = await relay.start()
@@ -155,7 +155,7 @@ async def world(
     finally:
         with contextlib.suppress(ProcessLookupError, RuntimeError):
             redis_proc.thaw()
-        await gw.aclose()
+        await gw.stop()
         server.close()
 
 
@@ -290,16 +290,15 @@ async def test_trust_8_reconciler_removes_agent_of_indeterminate_creation(
         )
         await world.gw.audit.append(outcome_record(decision_id, outcome, f"acme/{name}"))
         planted[name] = decision_id
-    report = await Reconciler.for_gateway(world.gw, instance="test").run_once()
+    report = await world.gw.reconciler.named("test").run_once()
     assert set(world.agents()) == {"base", "kept"}
-    removed = report.result()["removed"]
-    assert isinstance(removed, list)
-    assert sorted((r["agent_id"], r["decision_id"]) for r in removed) == [  # type: ignore[index,call-overload]
+    removed = objs(report.result()["removed"])
+    assert sorted((str(r["agent_id"]), str(r["decision_id"])) for r in removed) == [
         ("acme/limbo", "dec_limbo"),
         ("acme/lost", "dec_lost"),
     ]
     records = [r async for r in world.gw.audit.records() if r.type is RecordType.RECONCILE]
     assert records and records[-1].result["removed_count"] == 2
     # Done once: the next run finds nothing left to remove.
-    again = await Reconciler.for_gateway(world.gw, instance="test").run_once()
+    again = await world.gw.reconciler.named("test").run_once()
     assert again.result()["removed"] == []

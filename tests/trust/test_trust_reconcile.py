@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,7 +26,8 @@ from gateway.quotas.ledger import QuotaLedger
 from gateway.registry.base import AgentRecord
 from gateway.runtime import Gateway
 from gateway.settings import Settings
-from tests.conftest import DEMO, ROOMY_CONFIG, bearer, client_for, write_config
+from tests.conftest import DEMO, ROOMY_CONFIG, MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import arr
 from tests.support.records import outcome_record
 
 WAIT_SECONDS = 30.0
@@ -94,7 +94,7 @@ async def _reconcile_records(gw: Gateway) -> list[AuditRecord]:
     return [r for r in await gw.audit.read() if r.type.value == "reconcile"]
 
 
-def _settings_with(make_settings: Callable[..., Settings], tmp_path: Path, config: str) -> Settings:
+def _settings_with(make_settings: MakeSettings, tmp_path: Path, config: str) -> Settings:
     return make_settings(
         config_file=write_config(tmp_path, config),
         reconcile_lease_seconds=LEASE_SECONDS,
@@ -105,7 +105,7 @@ def _settings_with(make_settings: Callable[..., Settings], tmp_path: Path, confi
 
 @pytest.mark.asyncio
 async def test_trust_5_leaked_slot_is_given_back_and_recorded(
-    tmp_path: Path, make_settings: Callable[..., Settings]
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     settings = _settings_with(make_settings, tmp_path, TIGHT_CONFIG)
     gw = Gateway.build(settings)
@@ -163,20 +163,20 @@ async def test_trust_5_leaked_slot_is_given_back_and_recorded(
         assert len(records) == 1
         corrected = {
             c["key"]: (c["before"], c["after"])
-            for c in records[0].result["corrections"]  # type: ignore[union-attr]
+            for c in arr(records[0].result["corrections"])
             if isinstance(c, dict)
         }
         active, descendants = _held_keys(gw, "acme", "acme-orchestrator")
         assert corrected[active] == (4, 2) and corrected[descendants] == (4, 2)
     finally:
-        await gw.aclose()
+        await gw.stop()
     verify = _cli(["audit", "verify"], settings)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 @pytest.mark.asyncio
 async def test_trust_8_reconcile_reports_orphans_and_created_decisions_without_agent(
-    tmp_path: Path, make_settings: Callable[..., Settings]
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     settings = _settings_with(make_settings, tmp_path, ROOMY_CONFIG)
     gw = Gateway.build(settings)
@@ -211,7 +211,7 @@ async def test_trust_8_reconcile_reports_orphans_and_created_decisions_without_a
         assert again.returncode == 1 and json.loads(again.stdout)["recorded"] is None
         assert len(await _reconcile_records(gw)) == 1
     finally:
-        await gw.aclose()
+        await gw.stop()
     verify = _cli(["audit", "verify"], settings)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
@@ -290,7 +290,7 @@ async def _fire_and_kill(
 
 @pytest.mark.asyncio
 async def test_trust_5_kill_9_under_load_then_reconcile_matches_registry(
-    tmp_path: Path, make_settings: Callable[..., Settings]
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     settings = _settings_with(make_settings, tmp_path, ROOMY_CONFIG)
     gw = Gateway.build(settings)  # in-process reader of the same Redis
@@ -322,6 +322,6 @@ async def test_trust_5_kill_9_under_load_then_reconcile_matches_registry(
         records = await _reconcile_records(gw)
         assert len(records) == 1 and records[0].result["orphan_count"] == 0
     finally:
-        await gw.aclose()
+        await gw.stop()
     verify = _cli(["audit", "verify"], settings)
     assert verify.returncode == 0, verify.stdout + verify.stderr

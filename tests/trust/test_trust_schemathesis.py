@@ -18,8 +18,9 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode, checks
+from schemathesis import APIOperation, BaseSchema, Case, GenerationMode, checks
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
 
 from gateway.fronts.http.app import create_app
 from gateway.settings import Settings
@@ -44,7 +45,8 @@ def base_url(
 ) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
     gateway_settings = Settings(
-        redis_url=f"unix://{redis_server.socket_file}",
+        # By its alias: the pydantic mypy plugin knows only that spelling of redis_url.
+        REDIS_URL=f"unix://{redis_server.socket_file}",
         redis_prefix="schemathesis",
         data_dir=tmp / "data",
         config_file=write_config(tmp, ROOMY_CONFIG),
@@ -70,7 +72,7 @@ def base_url(
 
 
 @pytest.fixture(scope="module")
-def api_schema(base_url: str) -> Any:
+def api_schema(base_url: str) -> BaseSchema:
     spec = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
     return schemathesis.openapi.from_dict(spec)
 
@@ -82,8 +84,11 @@ CHECKS = [
     checks.response_schema_conformance,
 ]
 
+#: Any route of our schema (its parameter, response and schema types are schemathesis's own).
+Operation = APIOperation[Any, Any, Any, Any]
 
-def _exercise(operation: Any, mode: GenerationMode, base_url: str) -> None:
+
+def _exercise(operation: Operation, mode: GenerationMode, base_url: str) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=15,
@@ -92,7 +97,7 @@ def _exercise(operation: Any, mode: GenerationMode, base_url: str) -> None:
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    def run(case: Any) -> None:
+    def run(case: Case[Operation]) -> None:
         key = KEYS[next(_turn) % len(KEYS)]
         headers = {"Authorization": f"Bearer {key}"} if key else None
         case.call_and_validate(base_url=base_url, headers=headers, timeout=30, checks=CHECKS)
@@ -101,11 +106,12 @@ def _exercise(operation: Any, mode: GenerationMode, base_url: str) -> None:
 
 
 def test_trust_schemathesis_no_5xx_and_documented_error_shapes(
-    api_schema: Any, base_url: str
+    api_schema: BaseSchema, base_url: str
 ) -> None:
     failures: list[str] = []
-    operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) >= 12
+    results = list(api_schema.get_all_operations())
+    operations = [result.ok() for result in results if isinstance(result, Ok)]
+    assert len(operations) == len(results) >= 12, [r for r in results if not isinstance(r, Ok)]
     began = time.monotonic()
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):

@@ -8,17 +8,16 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
+import httpx
 import pytest
 
 from gateway.audit.log import AuditRecord, RecordType
 from gateway.policy.snapshot import revision_of
-from gateway.quotas.reconcile import Reconciler
 from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from tests.conftest import bearer, client_for
+from tests.conftest import MakeSettings, bearer, client_for
 from tests.support.opa_standin import OpaStandIn
 from tests.support.records import outcome_record
 from tests.support.registry_standin import RegistryStandIn
@@ -51,7 +50,7 @@ OPA_FAULTS = [
 
 
 @pytest.mark.parametrize("mode", OPA_FAULTS)
-async def test_trust_7_opa_fault_denies_with_503(make_settings: Any, mode: str) -> None:
+async def test_trust_7_opa_fault_denies_with_503(make_settings: MakeSettings, mode: str) -> None:
     standin = OpaStandIn(PROJECT_ROOT / "policies")
     url = await standin.start()
     gw = Gateway.build(make_settings(policy_engine="opa", opa_url=url, opa_timeout_seconds=0.3))
@@ -77,12 +76,12 @@ async def test_trust_7_opa_fault_denies_with_503(make_settings: Any, mode: str) 
         assert last.result["verdict"] == "deny" and last.result["outcome"] == "failed"
         assert await gw.registry.get("acme", "during") is None
     finally:
-        await gw.aclose()
+        await gw.stop()
         await standin.stop()
 
 
 async def test_trust_7_embedded_engine_incomplete_verdict_denies(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     """The embedded engine obeys the same rule: a verdict without review/obligations is no verdict."""
     policies = tmp_path / "policies"
@@ -107,7 +106,7 @@ async def test_trust_7_embedded_engine_incomplete_verdict_denies(
         assert last.result["verdict"] == "deny" and last.result["outcome"] == "failed"
         assert await gw.registry.get("acme", "half-verdict") is None
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 # --- items 8 and 9: the HTTP registry --------------------------------------------------
@@ -123,17 +122,17 @@ async def registry() -> AsyncIterator[tuple[RegistryStandIn, str]]:
 
 @pytest.fixture
 async def http_gw(
-    registry: tuple[RegistryStandIn, str], make_settings: Any
+    registry: tuple[RegistryStandIn, str], make_settings: MakeSettings
 ) -> AsyncIterator[Gateway]:
     _, url = registry
     gw = Gateway.build(
         make_settings(registry="http", registry_url=url, registry_timeout_seconds=0.5)
     )
     yield gw
-    await gw.aclose()
+    await gw.stop()
 
 
-async def _create(gw: Gateway, name: str) -> Any:
+async def _create(gw: Gateway, name: str) -> httpx.Response:
     async with client_for(gw) as c:
         return await asyncio.wait_for(
             c.post("/v1/create_agent", json={"name": name}, headers=bearer("orchestrator")),
@@ -262,7 +261,7 @@ def _add_hidden_junk(policies: Path, templates: Path) -> None:
 
 
 async def test_trust_11_hidden_paths_do_not_affect_load_revision_or_reload(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     clean = revision_of(*_copy(tmp_path / "clean"))
     # The copy lives under a dot directory too, as ~/.config/spawngate would.
@@ -298,11 +297,11 @@ async def test_trust_11_hidden_paths_do_not_affect_load_revision_or_reload(
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_trust_11_hidden_paths_keep_a_clean_checkout_clean(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     """An untracked .idea/ or editor file in a git checkout leaves the revision the commit."""
     import subprocess
@@ -328,7 +327,7 @@ async def test_trust_11_hidden_paths_keep_a_clean_checkout_clean(
         assert gw.policy.current.revision == commit
         assert await gw.policy.reload() is False and gw.policy.last_error is None
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_trust_8_reconciler_takes_back_an_http_registry_agent_of_a_failed_creation(
@@ -342,7 +341,7 @@ async def test_trust_8_reconciler_takes_back_an_http_registry_agent_of_a_failed_
     lost = {**made.json()["agent"], "id": "acme/lost", "name": "lost", "decision_id": "dec_lost"}
     standin.agents["acme/lost"] = lost
     await http_gw.audit.append(outcome_record("dec_lost", "failed", "acme/lost"))
-    report = await Reconciler.for_gateway(http_gw, instance="test").run_once()
+    report = await http_gw.reconciler.named("test").run_once()
     assert sorted(standin.agents) == ["acme/base"]
     assert ("DELETE", "/agents/acme/lost") in standin.requests
     removed = report.result()["removed"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from gateway.admission.context import AdmissionContext
-from gateway.admission.pipeline import StageOutcome
+from gateway.admission.stage import StageOutcome
 from gateway.contract.decision import StageName, StageStatus
 
 __all__ = ["ApprovalStage"]

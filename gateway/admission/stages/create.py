@@ -1,6 +1,6 @@
 """create: forward the allowed agent to the registry.
 
-Runs only after the decision record is durable (see gateway.admission.service). An
+Runs only after the decision record is durable (see gateway.admission.pipeline). An
 agent that may itself create agents gets an API key, returned once, with its
 lineage (parent, root, depth) so that its own requests are limited as part of
 the same family tree.
@@ -18,9 +18,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from gateway.admission.context import AdmissionContext
-from gateway.admission.pipeline import StageOutcome
+from gateway.admission.stage import StageOutcome
 from gateway.contract.decision import StageName, StageStatus
-from gateway.contract.request import SmeRequest
+from gateway.contract.request import SPAWNING_TOOLS, SmeRequest
 from gateway.errors import DependencyError, DependencyUnavailable
 from gateway.identity.authenticator import Authenticator
 from gateway.registry.base import (
@@ -34,8 +34,6 @@ from gateway.registry.base import (
 __all__ = ["CreateStage"]
 
 logger = logging.getLogger("spawngate.create")
-
-SPAWNING_TOOLS = frozenset({"create_agent", "create_sme"})
 
 
 class CreateStage:

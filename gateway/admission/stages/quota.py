@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.admission.context import AdmissionContext
-from gateway.admission.pipeline import StageOutcome
+from gateway.admission.stage import StageOutcome
 from gateway.contract.decision import StageName, StageStatus
 from gateway.quotas.ledger import QuotaLedger
 

@@ -7,14 +7,15 @@ such and denied there, with the list of templates that are allowed.
 
 from __future__ import annotations
 
-from gateway.admission.context import AdmissionContext, EffectiveAgent
-from gateway.admission.pipeline import StageOutcome
+from gateway.admission.context import AdmissionContext
+from gateway.admission.stage import StageOutcome
 from gateway.contract.decision import StageName, StageStatus
 from gateway.policy.blueprints import (
     DEFAULT_MODEL,
     DEFAULT_NEXT_AGENT,
     DEFAULT_PROVIDER,
     DEFAULT_TEMPLATE,
+    EffectiveAgent,
     render_system_prompt,
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ReadinessAnswer",
     "RequestIdMiddleware",
     "error_responses",
+    "request_id_of",
 ]
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -65,14 +67,34 @@ class ErrorBody(BaseModel):
 
 
 class DecisionAnswer(BaseModel):
-    """An admission answer; refusals carry ``error`` beside the decision."""
+    """An admission answer (gateway.admission.answer); refusals carry ``error``.
+
+    Fields are in the order the answer is built in, and optional: a field the
+    answer leaves out is left out, not sent as null (routes that relay an
+    answer serialise it with ``response_model_exclude_unset``).
+    """
 
     model_config = ConfigDict(extra="allow")
 
     decision_id: str | None = None
-    outcome: str | None = None
-    verdict: str | None = None
+    outcome: str | None = Field(
+        default=None, description="created, pending_approval, denied or failed"
+    )
+    verdict: str | None = Field(default=None, description="allow, review or deny")
+    kind: str | None = None
     reasons: list[dict[str, Any]] | None = None
+    obligations: list[str] | None = None
+    policy_revision: str | None = None
+    stages: list[dict[str, Any]] | None = None
+    danger_score: float | None = None
+    request_id: str | None = Field(
+        default=None, description="The queued request, to poll at /v1/requests/{request_id}"
+    )
+    agent: dict[str, Any] | None = Field(default=None, description="The created agent")
+    tools: dict[str, Any] | None = Field(default=None, description="Where each tool came from")
+    agent_api_key: str | None = Field(
+        default=None, description="Once, for a created agent that may spawn agents"
+    )
     error: ErrorDetail | None = None
 
 
@@ -127,3 +149,9 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def request_id_of(request: Request) -> str | None:
+    """The correlation id ``RequestIdMiddleware`` gave this request."""
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.admission.stages.policy import DANGER_INPUT_KEYS
 from gateway.audit.log import AuditRecord, RecordType
 from gateway.danger.base import Proposal
 from gateway.danger.offline import OfflineAnalyzer
-from gateway.policy.engine import Entrypoint, PolicyEngine
+from gateway.policy.engine import Entrypoint, PolicyEngine, rego_verdict
+from gateway.policy.input import danger_input
 
 __all__ = ["ReplayReport", "recorded_verdict", "replay"]
 
@@ -112,10 +112,13 @@ async def replay(
         document = {k: v for k, v in record.policy_input.items() if k != "danger"}
         admission = await engine.evaluate(Entrypoint.ADMISSION, document)
         if admission.deny:
-            after = "deny"
+            after = rego_verdict(admission, None)
         else:
-            danger = record.policy_input.get("danger")
-            if not isinstance(danger, dict):
+            recorded = record.policy_input.get("danger")
+            danger: Mapping[str, Any]
+            if isinstance(recorded, dict):
+                danger = recorded
+            else:
                 report = analyzer.report(_proposal(document))
                 danger = {
                     "score": report.score,
@@ -123,16 +126,9 @@ async def replay(
                     "reviewer_unavailable": False,
                 }
                 rescored += 1
-            danger_document = {k: document[k] for k in DANGER_INPUT_KEYS if k in document}
-            danger_document["danger"] = danger
+            danger_document = danger_input(document, danger)
             verdict = await engine.evaluate(Entrypoint.DANGER, danger_document)
-            after = (
-                "deny"
-                if verdict.deny
-                else "review"
-                if (admission.review or verdict.review)
-                else "allow"
-            )
+            after = rego_verdict(admission, verdict)
         replayed += 1
         if after != before:
             changes[f"{before} -> {after}"].append(record.decision_id)

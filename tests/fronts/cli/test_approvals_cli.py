@@ -6,9 +6,9 @@ import asyncio
 import os
 import subprocess
 import sys
-from typing import Any
 
 from gateway.runtime import Gateway
+from gateway.settings import Settings
 from tests.conftest import bearer, client_for
 
 
@@ -24,7 +24,7 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_list_approve_and_deny_from_the_cli(
-    gateway: Gateway, redis_url: str, settings: Any
+    gateway: Gateway, redis_url: str, settings: Settings
 ) -> None:
     async with client_for(gateway) as c:
         ids = []

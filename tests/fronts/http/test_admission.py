@@ -11,7 +11,8 @@ import pytest
 from gateway.admission.pipeline import STAGE_ORDER
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import objs
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,7 +50,7 @@ async def test_auto_approved_creation_is_registered(
         and agent["root"] == "acme-orchestrator"
     )
     # Every stage ran, in the documented order (audit wraps create and is not a result).
-    assert [s["stage"] for s in body["stages"]] == [s.value for s in STAGE_ORDER[:-1]]
+    assert [s["stage"] for s in body["stages"]] == [s.value for s in STAGE_ORDER]
     stored = await gateway.registry.get("acme", "paper-finder")
     assert stored is not None and stored.decision_id == body["decision_id"]
     # It can be found before spawning a twin (seed 003 discovery).
@@ -144,7 +145,7 @@ async def test_every_attempt_is_audited_before_the_answer(
     first = decisions[0]
     assert first.bundles["spawngate"]["revision"] == gateway.engine.revision
     assert first.input["name"] == "ok-one" and first.path == "spawngate/create_agent"
-    assert [s["stage"] for s in first.result["stages"]][-1] == "approval"  # type: ignore[index]
+    assert [s["stage"] for s in objs(first.result["stages"])][-1] == "approval"
 
 
 async def test_unknown_key_is_401_and_missing_key_names_the_scheme(
@@ -228,7 +229,7 @@ async def test_idempotent_retry_returns_first_outcome(
 
 
 async def test_idempotent_retry_after_quota_is_decided_afresh(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     cfg = write_config(
         tmp_path,
@@ -246,11 +247,11 @@ async def test_idempotent_retry_after_quota_is_decided_afresh(
             again = await create(c, {"name": "a2"}, **{"Idempotency-Key": "q"})
             assert again.status_code == 429 and "idempotent-replayed" not in again.headers
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_create_inactive_obligation_and_world_defaults(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     cfg = write_config(
         tmp_path,
@@ -265,7 +266,7 @@ async def test_create_inactive_obligation_and_world_defaults(
             assert agent["active"] is False and r.json()["obligations"] == ["create_inactive"]
             assert (agent["provider"], agent["model"]) == ("azure-openai", "gpt-4.1")
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_agent_that_may_spawn_is_reviewed_by_default(client: httpx.AsyncClient) -> None:
@@ -288,7 +289,7 @@ LINEAGE_CONFIG = """tenants:
 
 
 async def test_spawned_agent_key_carries_lineage_and_limits(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     gw = Gateway.build(make_settings(config_file=write_config(tmp_path, LINEAGE_CONFIG)))
     try:
@@ -341,10 +342,10 @@ async def test_spawned_agent_key_carries_lineage_and_limits(
             assert fourth.status_code == 429
             assert fourth.json()["error"]["limit"] == "lineage max_descendants_per_root"
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
-async def test_depth_limit_is_policy(tmp_path: Path, make_settings: Any) -> None:
+async def test_depth_limit_is_policy(tmp_path: Path, make_settings: MakeSettings) -> None:
     # The tenant's lineage.max_depth decides who may spawn: at max_depth 1 no agent
     # at depth 1 may hold a spawning tool (its children would not fit).
     cfg = LINEAGE_CONFIG.replace("max_depth: 2", "max_depth: 1")
@@ -356,7 +357,7 @@ async def test_depth_limit_is_policy(tmp_path: Path, make_settings: Any) -> None
             )
             assert r.status_code == 403 and codes(r) == {"SG-TOOLS-002"}
     finally:
-        await gw.aclose()
+        await gw.stop()
     # A per-template override limits the depth of that template's agents.
     cfg = LINEAGE_CONFIG.replace(
         "max_depth: 2,", "max_depth: 2, templates: {researcher: {max_depth: 1}},"
@@ -375,7 +376,7 @@ async def test_depth_limit_is_policy(tmp_path: Path, make_settings: Any) -> None
             )
             assert deep.status_code == 403 and codes(deep) == {"SG-LINEAGE-001"}
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_bad_json_and_wrong_types_are_422_never_500(client: httpx.AsyncClient) -> None:

@@ -21,7 +21,8 @@ from aiohttp import web
 from gateway.audit.log import RecordType
 from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from tests.conftest import bearer, client_for, write_config
+from tests.conftest import MakeSettings, bearer, client_for, write_config
+from tests.support.narrow import bound_port, redis_int, some
 
 CONFIG = """tenants:
   acme:
@@ -39,7 +40,7 @@ QUEUED = {"estimated_cost_per_day": 12}  # above acme's limit of 10: a human dec
 
 
 async def started(
-    tmp_path: Path, make_settings: Any, *, approval_timeout: int = 3600, **extra: Any
+    tmp_path: Path, make_settings: MakeSettings, *, approval_timeout: int = 3600, **extra: Any
 ) -> Gateway:
     return Gateway.build(
         make_settings(
@@ -51,10 +52,10 @@ async def started(
 
 
 @pytest.fixture
-async def gw(tmp_path: Path, make_settings: Any) -> AsyncIterator[Gateway]:
+async def gw(tmp_path: Path, make_settings: MakeSettings) -> AsyncIterator[Gateway]:
     gateway = await started(tmp_path, make_settings)
     yield gateway
-    await gateway.aclose()
+    await gateway.stop()
 
 
 async def queue(c: httpx.AsyncClient, name: str, who: str = "orchestrator", **extra: Any) -> str:
@@ -99,12 +100,12 @@ async def test_deny_is_final_and_releases_the_reservation(gw: Gateway) -> None:
     async with client_for(gw) as c:
         request_id = await queue(c, "refused")
         active = gw.store.key("q", "tenant:acme", "active")
-        assert int(await gw.store.client.get(active)) == 1
+        assert redis_int(await gw.store.client.get(active)) == 1
         r = await c.post(
             f"/v1/approvals/{request_id}/deny", json={"note": "no"}, headers=bearer("alice")
         )
         assert r.status_code == 200 and r.json()["state"] == "denied"
-        assert int(await gw.store.client.get(active)) == 0
+        assert redis_int(await gw.store.client.get(active)) == 0
         status = (await c.get(f"/v1/requests/{request_id}", headers=bearer("orchestrator"))).json()
         assert (
             status["state"] == "denied"
@@ -155,7 +156,7 @@ async def test_self_approval_cross_tenant_and_roles(gw: Gateway) -> None:
 
 
 async def test_expired_request_is_final_and_never_created(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     gw = await started(tmp_path, make_settings, approval_timeout=1)
     try:
@@ -172,16 +173,16 @@ async def test_expired_request_is_final_and_never_created(
             assert status["outcome_reasons"][0]["message"] == "approval timed out"
             # The sweeper expires what nobody looked at.
             assert await gw.approvals_service.expire_due() == 1
-            assert (await gw.approvals.get(other)).state.value == "expired"  # type: ignore[union-attr]
+            assert some(await gw.approvals.get(other)).state.value == "expired"
         assert await gw.registry.get("acme", "too-late") is None
         expiries = [r for r in await gw.audit.read() if r.type is RecordType.APPROVAL]
-        assert sorted(r.result["action"] for r in expiries) == ["expired", "expired"]
+        assert sorted(str(r.result["action"]) for r in expiries) == ["expired", "expired"]
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_approval_never_creates_what_current_policy_denies(
-    tmp_path: Path, make_settings: Any
+    tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     policies = tmp_path / "policies"
     shutil.copytree(PROJECT_ROOT / "policies", policies)
@@ -211,7 +212,7 @@ async def test_approval_never_creates_what_current_policy_denies(
             assert codes[0] == "denied_on_recheck" and "SG-COST-001" in codes
         assert await gw.registry.get("acme", "policy-changed") is None
     finally:
-        await gw.aclose()
+        await gw.stop()
 
 
 async def test_waiting_requester_is_released_by_the_outcome(gw: Gateway) -> None:
@@ -250,7 +251,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[tuple[bytes, str]]]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = bound_port(site)
     yield f"http://127.0.0.1:{port}/hook", received
     await runner.cleanup()
 

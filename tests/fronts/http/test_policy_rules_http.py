@@ -20,7 +20,7 @@ import pytest
 from gateway.policy.snapshot import PolicyRejected
 from gateway.runtime import Gateway
 from gateway.settings import PROJECT_ROOT
-from tests.conftest import bearer, client_for
+from tests.conftest import MakeSettings, bearer, client_for
 
 EXTRA_TEMPLATES = {
     # Reserved for another tenant (SG-TENANT-003).
@@ -34,7 +34,7 @@ EXTRA_TEMPLATES = {
 
 
 @pytest.fixture
-async def client(tmp_path: Path, make_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(tmp_path: Path, make_settings: MakeSettings) -> AsyncIterator[httpx.AsyncClient]:
     templates = tmp_path / "templates"
     shutil.copytree(PROJECT_ROOT / "templates", templates)
     for name, text in EXTRA_TEMPLATES.items():
@@ -42,7 +42,7 @@ async def client(tmp_path: Path, make_settings: Any) -> AsyncIterator[httpx.Asyn
     gw = Gateway.build(make_settings(templates_dir=templates))
     async with client_for(gw) as c:
         yield c
-    await gw.aclose()
+    await gw.stop()
 
 
 CASES = [
@@ -119,7 +119,9 @@ async def test_auto_approve_rules_daily_limit_through_http(client: httpx.AsyncCl
     assert "SG-APPROVAL-005" in {x["code"] for x in r.json()["reasons"]}
 
 
-def test_missing_policy_data_is_refused_at_start(tmp_path: Path, make_settings: Any) -> None:
+def test_missing_policy_data_is_refused_at_start(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
     # Start-up (and any reload) refuses it; were it to reach the engine anyway (an
     # OPA server given an incomplete bundle), SG-INPUT-002 denies every request
     # (see policies/spawngate/guard/guard_test.rego).

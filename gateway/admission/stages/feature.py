@@ -1,16 +1,14 @@
-"""feature and authorize: is self-service on for the tenant, and may this caller use it."""
+"""feature: agent self-service is off unless the tenant turned it on (seed 000)."""
 
 from __future__ import annotations
 
 from gateway.admission.context import AdmissionContext
-from gateway.admission.pipeline import StageOutcome
+from gateway.admission.stage import StageOutcome
 from gateway.config import GatewayConfig
 from gateway.contract.decision import StageName, StageStatus
-from gateway.contract.request import AgentKind
 from gateway.errors import FieldProblem, InvalidRequest, PermissionDenied
-from gateway.policy.casbin import Action, Obj
 
-__all__ = ["AuthorizeStage", "FeatureStage"]
+__all__ = ["FeatureStage"]
 
 
 class FeatureStage:
@@ -45,26 +43,4 @@ class FeatureStage:
                 "approval_mode": settings.approval_mode.value,
                 "danger_threshold": settings.danger_threshold,
             },
-        )
-
-
-class AuthorizeStage:
-    name = StageName.AUTHORIZE
-
-    async def run(self, ctx: AdmissionContext) -> StageOutcome:
-        principal = ctx.need_principal()
-        obj = Obj.SME if ctx.kind is AgentKind.SME else Obj.AGENT
-        result = ctx.need_policy().authorizer.check(
-            principal.subject, principal.tenant, obj, Action.CREATE
-        )
-        ctx.authz_rule = result.matched
-        if not result.allowed:
-            why = f"rule '{result.matched}'" if result.matched else "no rule grants it"
-            raise PermissionDenied(
-                f"'{principal.subject}' may not create {obj.value}s in tenant "
-                f"'{principal.tenant}' ({why})",
-                code="not_authorized",
-            )
-        return StageOutcome(
-            StageStatus.PASS, facts={"subject": principal.subject, "rule": result.matched}
         )

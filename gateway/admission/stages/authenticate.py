@@ -1,22 +1,13 @@
-"""validate and authenticate: who is asking, and for what."""
+"""authenticate: who is asking decides the tenant, and everything after."""
 
 from __future__ import annotations
 
 from gateway.admission.context import AdmissionContext
-from gateway.admission.pipeline import StageOutcome
+from gateway.admission.stage import StageOutcome
 from gateway.contract.decision import StageName, StageStatus
-from gateway.contract.request import parse_request
 from gateway.identity.authenticator import Authenticator
 
-__all__ = ["AuthenticateStage", "ValidateStage"]
-
-
-class ValidateStage:
-    name = StageName.VALIDATE
-
-    async def run(self, ctx: AdmissionContext) -> StageOutcome:
-        ctx.request = parse_request(ctx.kind, ctx.raw_body)
-        return StageOutcome(StageStatus.PASS, facts={"name": ctx.request.name})
+__all__ = ["AuthenticateStage"]
 
 
 class AuthenticateStage:

@@ -1,0 +1,69 @@
+"""What every step of an approval leaves behind: an audit record and a callback.
+
+Every approve, deny, expiry, recovery and credential delivery is an
+``approval`` record in the decision log, linked to the original decision by
+its ``decision_id``; a final state is also POSTed, signed, to the request's
+``callback_url`` (``gateway.approvals.webhooks``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gateway.approvals.queue import ApprovalRecord
+from gateway.approvals.webhooks import Notifier
+from gateway.audit.log import AuditLog, AuditRecord, RecordType
+from gateway.policy.snapshot import PolicyHolder
+
+__all__ = ["ApprovalEvents"]
+
+
+class ApprovalEvents:
+    def __init__(self, *, audit: AuditLog, notifier: Notifier, policy: PolicyHolder) -> None:
+        self._audit = audit
+        self._notifier = notifier
+        self._policy = policy
+
+    async def record(
+        self, record: ApprovalRecord, action: str, actor: str | None, note: str | None
+    ) -> None:
+        """Append the ``approval`` record of ``action`` (durable before this returns)."""
+        await self._audit.append(self._audit_record(record, action, actor, note))
+
+    def _audit_record(
+        self, record: ApprovalRecord, action: str, actor: str | None, note: str | None
+    ) -> AuditRecord:
+        return AuditRecord(
+            type=RecordType.APPROVAL,
+            decision_id=record.decision_id,
+            timestamp=datetime.now(UTC),
+            path="spawngate/approval",
+            tenant=record.tenant,
+            principal=actor,
+            input={"approval_id": record.id, "note": note},
+            result={
+                "action": action,
+                "state": record.state.value,
+                "creator": record.creator,
+                "approved_by": record.decided_by,
+                "attempts": list(record.attempts),
+                "reasons": [r.model_dump(mode="json") for r in record.outcome_reasons],
+            },
+            bundles={"spawngate": {"revision": self._policy.current.revision}},
+            labels={"app": "spawngate"},
+        )
+
+    def notify(self, record: ApprovalRecord) -> None:
+        """Send the final state to the request's callback (in the background)."""
+        self._notifier.notify(
+            record.callback_url,
+            {
+                "request_id": record.id,
+                "decision_id": record.decision_id,
+                "state": record.state.value,
+                "agent_id": record.agent_id,
+                "reasons": [r.model_dump(mode="json") for r in record.outcome_reasons],
+                "decided_by": record.decided_by,
+                "at": datetime.now(UTC).isoformat(),
+            },
+        )
