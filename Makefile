@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install serve test lint bench bench-memory soak clean
+.PHONY: install serve test lint bench bench-inprocess bench-memory soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ test: lint
 soak: install
 	SPAWNGATE_SOAK=1 $(PY) -m pytest tests/faults --timeout 1800
 
+# The gateway against a bare endpoint under wrk (an external load generator,
+# `apt-get install wrk`), alternating rounds; options: `$(PY) -m bench.bench_load -h`.
 bench: install
+	$(PY) -m bench.bench_load
+
+# In-process cost per decision as tenants and agents grow (flatness, not client latency).
+bench-inprocess: install
 	$(PY) bench/bench_admission.py
 
 # RSS over danger-corpus passes and embedded Rego decisions, both native load orders.

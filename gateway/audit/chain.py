@@ -5,16 +5,31 @@ constant memory while it is read page by page. Checkpoints are checked up
 front (their signatures) and then as the walk passes their position (the
 chain hash there must be the signed one); a checkpoint past the end of the log
 means the log was cut.
+
+``feed_stored`` takes a record as stored (its JSON text) and checks it without
+building the model: the canonical bytes come straight from that JSON
+(``canonical_json``), which is what lets a long log verify at the speed of
+parsing and hashing. Whatever that path cannot settle (an unusual number, a
+field set of another version, or a hash that does not match) is decided by
+the model and the exact canonical form, as ``feed`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.audit.checkpoints import checkpoint_signature_ok
-from gateway.audit.record import GENESIS, AuditRecord, record_hash
+from gateway.audit.record import (
+    GENESIS,
+    AuditRecord,
+    canonical_fields,
+    hash_canonical,
+    record_hash,
+)
 
 __all__ = ["ChainProblem", "ChainVerifier", "verify_chain"]
 
@@ -52,37 +67,74 @@ class ChainVerifier:
 
     def feed(self, record: AuditRecord) -> bool:
         """Check the next record; False once a problem was found."""
+        return self._check(
+            record.seq,
+            record.prev_hash,
+            record.hash,
+            record.decision_id,
+            lambda: record_hash(self._prev, self.verified + 1, record),
+        )
+
+    def feed_stored(self, stored: str | bytes) -> bool:
+        """``feed`` for a record as stored (its JSON text), without building the model
+        unless the fast canonical path cannot settle it."""
+        if self.problem is not None:
+            return False
+        try:
+            fields = orjson.loads(stored)
+            seq, prev_hash, digest = fields["seq"], fields["prev_hash"], fields["hash"]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            return self.feed(AuditRecord.model_validate_json(stored))
+        content = canonical_fields(fields)
+        position = self.verified + 1
+        if (
+            content is None
+            or type(seq) is not int
+            or seq != position
+            or prev_hash != self._prev
+            or digest != hash_canonical(self._prev, position, content)
+        ):
+            # Not settled here, or a problem: the model says which, exactly as feed does.
+            return self.feed(AuditRecord.model_validate_json(stored))
+        return self._check(seq, prev_hash, digest, None, lambda: digest)
+
+    def _check(
+        self,
+        seq: int | None,
+        prev_hash: str | None,
+        digest: str | None,
+        decision_id: str | None,
+        content_hash: Callable[[], str],
+    ) -> bool:
         if self.problem is not None:
             return False
         position = self.verified + 1
-        if record.seq != position:
+        if seq != position:
             what = (
                 "a record is missing before it"
-                if (record.seq or 0) > position
+                if (seq or 0) > position
                 else "out of order or inserted"
             )
             self.problem = ChainProblem(
-                position,
-                record.decision_id,
-                f"seq {record.seq} where {position} was expected ({what})",
+                position, decision_id, f"seq {seq} where {position} was expected ({what})"
             )
-        elif record.prev_hash != self._prev:
+        elif prev_hash != self._prev:
             self.problem = ChainProblem(
-                position, record.decision_id, "prev_hash does not match the previous record"
+                position, decision_id, "prev_hash does not match the previous record"
             )
-        elif record.hash != record_hash(self._prev, position, record):
+        elif digest != content_hash():
             self.problem = ChainProblem(
-                position, record.decision_id, "content does not match its hash (edited)"
+                position, decision_id, "content does not match its hash (edited)"
             )
-        elif position in self._expected and self._expected[position] != {record.hash}:
+        elif position in self._expected and self._expected[position] != {digest}:
             self.problem = ChainProblem(
                 position,
-                record.decision_id,
+                decision_id,
                 "chain differs from the signed checkpoint at this record",
             )
         if self.problem is not None:
             return False
-        self._prev = record.hash or GENESIS
+        self._prev = digest or GENESIS
         self.verified = position
         return True
 

@@ -210,7 +210,12 @@ class AuditLog(LogReader):
         failure: Exception
         attempt = Attempt()
         try:
-            spooled = await self._unseen(await asyncio.to_thread(self._take_spooled))
+            # The spool is almost always empty: only go to a thread to read it when not.
+            spooled = (
+                await self._unseen(await asyncio.to_thread(self._take_spooled))
+                if self._spool.pending()
+                else []
+            )
             hashes = await self._appender.commit([*spooled, *batch], attempt)
         except DependencyError as exc:
             if not isinstance(exc, InternalError):
@@ -276,7 +281,12 @@ class AuditLog(LogReader):
     async def drain_spool(self) -> int:
         """Move spooled records into the log now (they also go with the next append)."""
         async with self._write_lock:
-            spooled = await self._unseen(await asyncio.to_thread(self._take_spooled))
+            # The spool is almost always empty: only go to a thread to read it when not.
+            spooled = (
+                await self._unseen(await asyncio.to_thread(self._take_spooled))
+                if self._spool.pending()
+                else []
+            )
             if spooled:
                 await self._appender.commit(spooled)
             self._spool.drained()

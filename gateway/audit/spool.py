@@ -66,6 +66,10 @@ class Spool:
             "redis unavailable: %d decision record(s) spooled to %s", len(records), self.path
         )
 
+    def pending(self) -> bool:
+        """Whether anything may be spooled: two stat calls, cheap enough for the event loop."""
+        return self.path.exists() or self._draining.exists()
+
     def take(self) -> list[SpooledRecord]:
         """Spooled records, oldest first, gathered into .draining until ``drained``."""
         if self.path.exists():

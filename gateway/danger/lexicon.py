@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from gateway.danger.evaluate import Item
 
-__all__ = ["Alternative", "Fit", "alternatives", "fitted"]
+__all__ = ["Alternative", "Fit", "alternatives", "fits_per_family", "fitted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +131,14 @@ def fitted(
                     )
                 )
     return out
+
+
+def fits_per_family(fits: Iterable[Fit]) -> dict[str, int]:
+    """How many fits each signal family has (``family:name`` signals; ``lexicon`` for
+    the unprefixed ones), sorted by family."""
+    counts: dict[str, int] = {}
+    for f in fits:
+        signal = f.alternative.signal
+        family = signal.partition(":")[0] if ":" in signal else "lexicon"
+        counts[family] = counts.get(family, 0) + 1
+    return dict(sorted(counts.items()))

@@ -37,14 +37,35 @@ _LEET = str.maketrans("013457", "oieast")
 #: A word with a digit or symbol between letters ("p4ssw0rd", "1gn0r3"), not
 #: a version or a unit ("ipv4", "base64", "x86", "k8s").
 _LEET_WORD = re.compile(r"\b\w*[a-z][013457]+[a-z]\w*|\b[013457][a-z]+[013457]\w*")
-_HAS_LEET = re.compile(r"[a-z][013457]+[a-z]|\b[013457][a-z]")
+#: Whether _LEET_WORD can change anything: a letter, leet digits, a letter; or a leet
+#: digit starting a word before a letter. Written to begin with the digit class (the
+#: conditions before it as lookbehinds) so that re skips ahead to the digits instead of
+#: trying both branches at every position: same answer, ~3x faster on digit-rich text.
+_HAS_LEET = re.compile(r"[013457](?:(?<=[a-z][013457])[013457]*[a-z]|(?<!\w[013457])[a-z])")
+_LEET_DIGITS = "013457"
+
+
+#: Every character the two tables above change, as one class: ``str.translate`` walks
+#: every character of the text (~0.4 ms per 12 KB with a dict table), a search for the
+#: class costs a fraction of that, and most non-ASCII texts hold none of them (a dash,
+#: curly quotes). The two tables' keys are disjoint and deleting an invisible character
+#: never makes a homoglyph, so one mapping of the found characters equals the two passes.
+_FOLD: dict[int, str | None] = {**_INVISIBLE, **{k: chr(v) for k, v in _HOMOGLYPHS.items()}}
+_FOLDED = re.compile("[" + "".join(re.escape(chr(k)) for k in _FOLD) + "]")
+
+
+def _fold(match: re.Match[str]) -> str:
+    return _FOLD[ord(match.group(0))] or ""
 
 
 def normalise(text: str) -> str:
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_HOMOGLYPHS)
+        text = unicodedata.normalize("NFKC", text)
+        if _FOLDED.search(text):
+            text = _FOLDED.sub(_fold, text)
     text = text.lower()
-    if _HAS_LEET.search(text):
+    # Leetspeak needs one of its digits: ``in`` is a memchr, the regex tries every position.
+    if any(digit in text for digit in _LEET_DIGITS) and _HAS_LEET.search(text):
         text = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), text)
     return text
 
@@ -92,9 +113,7 @@ def decoded(text: str) -> list[str]:
     Only whitespace-separated tokens of 16+ characters are candidates: a split
     and a length test are far cheaper than scanning every position with a regex."""
     out: list[str] = []
-    for raw in text.split():
-        if len(raw) < 16:
-            continue
+    for raw in [t for t in text.split() if len(t) >= 16]:
         token = raw.strip(_STRIP)
         plain: str | None = None
         if _HEX.fullmatch(token):

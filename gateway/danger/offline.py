@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
 from gateway.danger.code import CODE_SIGNALS
@@ -33,6 +32,8 @@ from gateway.danger.injection import INJECTION_SIGNALS
 from gateway.danger.normalise import decoded, normalise
 from gateway.danger.outputs import OUTPUT_SIGNALS
 from gateway.danger.phrases import LEXICON_SIGNALS
+from gateway.danger.prefilter import PatternSets
+from gateway.danger.prefixes import prefix_finder
 from gateway.danger.signals import Signal, compile_lower
 
 __all__ = ["OfflineAnalyzer"]
@@ -132,48 +133,29 @@ OUTBOUND_TOOLS = frozenset(
 )
 
 
-#: RE2's DFA cache: one set over every family thrashes it (falling back to the
-#: slow NFA, ~1-7 ms per text), one set per family at this budget stays in the DFA.
-_RE2_MAX_MEM = 64 << 20
+#: Per signal, the literal prefixes its matches start with (or None): the
+#: scan for its first match begins at the first of them (see prefixes.py).
+_STARTS: tuple[re.Pattern[str] | None, ...] = tuple(
+    prefix_finder(signal.pattern.pattern) for signal in SIGNALS
+)
+
+
+def _start(index: int, text: str) -> int:
+    finder = _STARTS[index]
+    found = finder.search(text) if finder is not None else None
+    return found.start() if found is not None else 0
 
 
 @functools.cache
-def _prefilter() -> tuple[tuple[Any, tuple[int, ...], Any], ...]:
-    """RE2 sets (one per detector family, plus the defensive framing) that find
-    which signals occur in linear passes; Python's re then runs only for the
-    signals that hit, to extract evidence and check negation. Each set comes
-    with the global SIGNALS index of each of its entries (and its options)."""
-    import re2
-
-    groups: dict[str, list[int]] = {}
+def _sets() -> PatternSets:
+    """One RE2 set per detector family (the defensive framing with the lexicon):
+    which signals occur, in linear passes; Python's re then runs only for the
+    signals that hit, to extract evidence and check negation."""
+    groups: dict[str, list[tuple[int, str]]] = {}
     for index, signal in enumerate(SIGNALS):
-        groups.setdefault(signal.family, []).append(index)
-    sets = []
-    for indices in groups.values():
-        patterns = [SIGNALS[i].pattern.pattern for i in indices]
-        if indices is groups["lexicon"]:
-            patterns.append(_DEFENSIVE.pattern)
-            indices = [*indices, _DEFENSIVE_INDEX]
-        options = re2.Options()
-        options.max_mem = _RE2_MAX_MEM
-        matcher = re2.Set.SearchSet(options)
-        for pattern in patterns:
-            matcher.Add(pattern)
-        matcher.Compile()
-        # The set copies its options (measured: changing max_mem after building
-        # the set changes nothing); they are kept only for inspection. The
-        # 870 MB once blamed on them was two C++ allocators mixed in one
-        # process (see gateway/__init__.py).
-        sets.append((matcher, tuple(indices), options))
-    return tuple(sets)
-
-
-def _hits(text: str) -> set[int]:
-    return {
-        indices[local]
-        for matcher, indices, _ in _prefilter()
-        for local in matcher.Match(text) or ()
-    }
+        groups.setdefault(signal.family, []).append((index, signal.pattern.pattern))
+    groups["lexicon"].append((_DEFENSIVE_INDEX, _DEFENSIVE.pattern))
+    return PatternSets(list(groups.values()))
 
 
 _DEFENSIVE_INDEX = len(SIGNALS)
@@ -184,6 +166,17 @@ def _noisy_or(weights: Iterable[float]) -> float:
     for w in weights:
         remaining *= 1.0 - w
     return round(1.0 - remaining, 4)
+
+
+def _reweighted(finding: Finding, weight: float) -> Finding:
+    """The finding at another weight (as ``model_copy(update=...)``, without its overhead)."""
+    return Finding.model_construct(
+        category=finding.category,
+        signal=finding.signal,
+        evidence=finding.evidence,
+        field=finding.field,
+        weight=weight,
+    )
 
 
 def _negated(text: str, start: int) -> bool:
@@ -203,7 +196,7 @@ class OfflineAnalyzer:
             if any(f.weight > 0 for f in hidden):
                 findings.extend(hidden)
                 findings.append(
-                    Finding(
+                    Finding.model_construct(
                         category=max(hidden, key=lambda f: f.weight).category,
                         signal="obfuscation:encoded-payload",
                         evidence=payload[:120],
@@ -214,17 +207,18 @@ class OfflineAnalyzer:
         return findings
 
     def _analyse(self, field: str, text: str) -> list[Finding]:
-        hits = _hits(text)
+        data = text.encode("utf-8")
+        hits = _sets().hits(data)
         defensive = _DEFENSIVE_INDEX in hits
         # (finding, span, damped?) for the first non-negated match of each signal:
         # one finding per signal and field, evidence rather than a count.
         matched: list[tuple[Finding, tuple[int, int], bool]] = []
         for index in sorted(hits - {_DEFENSIVE_INDEX}):
             signal = SIGNALS[index]
-            for match in signal.pattern.finditer(text):
+            for match in signal.pattern.finditer(text, _start(index, text)):
                 if _negated(text, match.start()):
                     continue
-                finding = Finding(
+                finding = Finding.model_construct(
                     category=signal.category,
                     signal=signal.label,
                     evidence=match.group(0)[:120],
@@ -241,7 +235,7 @@ class OfflineAnalyzer:
         kept: list[tuple[Category, tuple[int, int]]] = []
         for finding, (start, end), dampen in sorted(matched, key=lambda m: -m[0].weight):
             if any(c is finding.category and s < end and start < e for c, (s, e) in kept):
-                findings.append(finding.model_copy(update={"weight": 0.0}))
+                findings.append(_reweighted(finding, 0.0))
                 continue
             kept.append((finding.category, (start, end)))
             (damped if dampen else findings).append(finding)
@@ -252,7 +246,7 @@ class OfflineAnalyzer:
             strongest = max(damped, key=lambda f: f.weight)
             for f in damped:
                 weight = round(f.weight * _DEFENSIVE_FACTOR, 4) if f is strongest else 0.0
-                findings.append(f.model_copy(update={"weight": weight}))
+                findings.append(_reweighted(f, weight))
         return findings
 
     def analyse_grants(self, proposal: Proposal) -> list[Finding]:
@@ -262,7 +256,7 @@ class OfflineAnalyzer:
 
         def grant(category: Category, signal: str, evidence: Iterable[str], weight: float) -> None:
             out.append(
-                Finding(
+                Finding.model_construct(
                     category=category,
                     signal=signal,
                     evidence=", ".join(sorted(evidence)),

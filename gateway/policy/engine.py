@@ -1,7 +1,8 @@
 """The policy engine interface and the verdict it returns.
 
-Two engines implement it over the same ``policies/`` files: the embedded Rego
-interpreter (default) and an OPA server. Either one failing, timing out or
+Three engines implement it over the same ``policies/`` files: two in-process
+Rego interpreters, regorus (Rust, the default: measured fastest) and rego-cpp
+(``embedded``), and an OPA server. Either one failing, timing out or
 returning something that is not a complete verdict raises ``DependencyUnavailable``
 naming the "policy engine" (by role; the cause goes to the log only): the caller
 then denies (fail closed). ``parse_verdict`` is the one place that decides what

@@ -34,7 +34,7 @@ from gateway.policy.blueprints import TemplateCatalog
 from gateway.policy.casbin import Authorizer
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.files import load_policy_files, visible_files
+from gateway.policy.files import PolicyFiles, load_policy_files, visible_files
 from gateway.policy.opa import OpaEngine
 from gateway.policy.tooling.check import Problem, check_policies
 from gateway.settings import PolicyEngineKind, Settings
@@ -128,6 +128,8 @@ def load_snapshot(
         engine = OpaEngine(
             settings.opa_url, revision=revision, timeout=settings.opa_timeout_seconds, token=token
         )
+    elif settings.policy_engine is PolicyEngineKind.REGORUS:
+        engine = _regorus(files, revision)
     else:
         engine = EmbeddedEngine(files, revision=revision)
     return PolicySnapshot(
@@ -137,6 +139,18 @@ def load_snapshot(
         catalog=TemplateCatalog.load(templates),
         data=files.data,
     )
+
+
+def _regorus(files: PolicyFiles, revision: str) -> PolicyEngine:
+    # Imported only when chosen: the binding is an optional extra (pyproject.toml).
+    try:
+        from gateway.policy.regorus import RegorusEngine
+    except ImportError as exc:
+        raise ValueError(
+            "SPAWNGATE_POLICY_ENGINE=regorus needs the optional regorus binding: "
+            "pip install 'spawngate[regorus]'"
+        ) from exc
+    return RegorusEngine(files, revision=revision)
 
 
 def _fingerprint(*dirs: Path) -> tuple[tuple[str, int, int], ...]:
@@ -179,10 +193,14 @@ class PolicyHolder:
         directory = self._settings.shadow_policies_dir
         if directory is None:
             return
+        # OPA serves one bundle, not the candidate: the shadow runs in-process, on the
+        # live in-process engine when there is one.
+        kind = self._settings.policy_engine
+        if kind is PolicyEngineKind.OPA:
+            kind = PolicyEngineKind.EMBEDDED
         try:
             shadow = load_snapshot(
-                self._settings.model_copy(update={"policy_engine": PolicyEngineKind.EMBEDDED}),
-                policies=directory,
+                self._settings.model_copy(update={"policy_engine": kind}), policies=directory
             )
         except (PolicyRejected, ValueError) as exc:
             self.shadow, self.shadow_error = None, str(exc)
@@ -195,7 +213,11 @@ class PolicyHolder:
         async with self._lock:
             self._seen = self._fingerprint()
             self.last_attempt = datetime.now(UTC)
+            previous_shadow = self.shadow
             await asyncio.to_thread(self._load_shadow)
+            if previous_shadow is not None and previous_shadow is not self.shadow:
+                # Closed here, on the thread that served it (a regorus engine is bound to it).
+                await previous_shadow.engine.aclose()
             try:
                 candidate = await asyncio.to_thread(load_snapshot, self._settings)
             # OSError: a file removed or unreadable mid-load; the watcher tries again later.

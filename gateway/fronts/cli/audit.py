@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +17,7 @@ from gateway.settings import Settings
 if TYPE_CHECKING:
     from gateway.audit.log import AuditRecord
     from gateway.audit.query import LogReader
+    from gateway.audit.verify import Verification
 
 __all__ = ["audit_app"]
 
@@ -38,17 +38,6 @@ async def _live_log(settings: Settings) -> AsyncIterator[LogReader]:
         store.shutdown_embedded()
 
 
-def _export_lines(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
-    """An export's lines: (record JSON, None) or ("", checkpoint). Records stay text,
-    parsed as JSON by the model itself (the fast, exact path)."""
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith('{"checkpoint":'):
-                yield "", json.loads(line)["checkpoint"]
-            elif line.strip():
-                yield line, None
-
-
 @audit_app.command("verify")
 def audit_verify(
     records: Annotated[
@@ -65,56 +54,37 @@ def audit_verify(
 ) -> None:
     """Check the hash chain and signed checkpoints; exit 1 at the first broken record."""
     from gateway.audit.checkpoints import checkpoint_file, load_key, read_checkpoints
-    from gateway.audit.log import AuditRecord, ChainVerifier
+    from gateway.audit.verify import verify_export, verify_log
 
     settings = load_settings()
     key = load_key(settings)
     anchors = list(anchor or [])
     if records is None and checkpoint_file(settings).exists():
         anchors.append(checkpoint_file(settings))
-    checkpoints: list[dict[str, Any]] = []
-    for path in anchors:
-        checkpoints.extend(read_checkpoints(path.read_text(encoding="utf-8").splitlines()))
+    anchored = [
+        c
+        for path in anchors
+        for c in read_checkpoints(path.read_text(encoding="utf-8").splitlines())
+    ]
     show_progress = sys.stderr.isatty()
 
     def progress(verified: int) -> None:
         if show_progress:
             typer.echo(f"\rverified {verified}", nl=False, err=True)
 
-    async def run() -> ChainVerifier:
+    async def run() -> Verification:
         if records is not None:
-            checkpoints.extend(c for _, c in _export_lines(records) if c is not None)
-            verifier = ChainVerifier(_unique(checkpoints), key)
-            for n, (line, checkpoint) in enumerate(_export_lines(records)):
-                if checkpoint is None:
-                    if not verifier.feed(AuditRecord.model_validate_json(line)):
-                        break
-                    if n % 10_000 == 0:
-                        progress(verifier.verified)
-            return verifier
+            return verify_export(records, anchored, key, progress)
         async with _live_log(settings) as log:
-            checkpoints.extend(await log.checkpoints())
-            verifier = ChainVerifier(_unique(checkpoints), key)
-            async for page in log.pages():
-                if not all(verifier.feed(r) for _, r in page):
-                    break
-                progress(verifier.verified)
-            return verifier
+            return await verify_log(log, anchored, key, progress)
 
-    verifier = asyncio.run(run())
-    problem = verifier.finish()
-    if problem is not None:
-        typer.secho(f"BROKEN at {problem}", fg=typer.colors.RED)
-        typer.echo(f"{verifier.verified} record(s) verified before it")
+    result = asyncio.run(run())
+    if result.problem is not None:
+        typer.secho(f"BROKEN at {result.problem}", fg=typer.colors.RED)
+        typer.echo(f"{result.verified} record(s) verified before it")
         raise typer.Exit(1)
-    count = len(_unique(checkpoints))
-    signed = f", {count} signed checkpoint(s)" if count else ""
-    typer.echo(f"OK: {verifier.verified} record(s) chained{signed}")
-
-
-def _unique(checkpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen = {(c.get("seq"), c.get("hash"), c.get("hmac")): c for c in checkpoints}
-    return list(seen.values())
+    signed = f", {result.checkpoints} signed checkpoint(s)" if result.checkpoints else ""
+    typer.echo(f"OK: {result.verified} record(s) chained{signed}")
 
 
 @audit_app.command("query")
@@ -172,12 +142,11 @@ def audit_query(
         )
 
     async def run() -> None:
-        from gateway.audit.log import AuditRecord
+        from gateway.audit.export import export_records
 
         if records is not None:
-            for line, checkpoint in _export_lines(records):
-                if checkpoint is None:
-                    show(AuditRecord.model_validate_json(line))
+            for record in export_records(records):
+                show(record)
             return
         async with _live_log(settings) as log:
             async for page in log.pages():
@@ -191,22 +160,6 @@ def audit_query(
         typer.echo(f"{found} record(s)")
 
 
-_CSV_HEADER = [
-    "seq",
-    "prev_hash",
-    "hash",
-    "type",
-    "decision_id",
-    "timestamp",
-    "tenant",
-    "principal",
-    "verdict",
-    "outcome",
-    "revision",
-    "record_json",
-]
-
-
 @audit_app.command("export")
 def audit_export(
     out: Annotated[Path, typer.Option(help="File to write.")],
@@ -218,68 +171,19 @@ def audit_export(
     Checkpoints are ``{"checkpoint": {...}}`` lines (in CSV: rows of type
     ``checkpoint``) placed right after the record they cover.
     """
-    import csv
+    from gateway.audit.checkpoints import checkpoint_file
+    from gateway.audit.export import ExportFormat, export_log
 
-    from gateway.audit.checkpoints import checkpoint_file, read_checkpoints
-
-    if fmt not in ("jsonl", "csv"):
+    if fmt not in tuple(ExportFormat):
         typer.secho("--format must be jsonl or csv", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     settings = load_settings()
-    local = checkpoint_file(settings)
 
     async def run() -> int:
-        written = 0
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            if fmt == "csv":
-                writer.writerow(_CSV_HEADER)
-            async with _live_log(settings) as log:
-                found = await log.checkpoints()
-                if local.exists():
-                    found += read_checkpoints(local.read_text(encoding="utf-8").splitlines())
-                by_seq: dict[int, list[dict[str, Any]]] = {}
-                for c in _unique(found):
-                    by_seq.setdefault(int(c["seq"]), []).append(c)
-                async for page in log.pages():
-                    for _, r in page:
-                        written += 1
-                        covering = by_seq.pop(r.seq or 0, [])
-                        if fmt == "jsonl":
-                            fh.write(r.model_dump_json() + "\n")
-                            for c in covering:
-                                fh.write(json.dumps({"checkpoint": c}, sort_keys=True) + "\n")
-                            continue
-                        writer.writerow(
-                            [
-                                r.seq,
-                                r.prev_hash,
-                                r.hash,
-                                r.type.value,
-                                r.decision_id,
-                                r.timestamp.isoformat(),
-                                r.tenant,
-                                r.principal,
-                                r.result.get("verdict"),
-                                r.result.get("outcome"),
-                                r.bundles.get("spawngate", {}).get("revision"),
-                                r.model_dump_json(),
-                            ]
-                        )
-                        for c in covering:
-                            writer.writerow(
-                                [c["seq"], "", c["hash"], "checkpoint"] + [""] * 7 + [json.dumps(c)]
-                            )
-                # Checkpoints past the end of the log (it was cut) stay in the export.
-                for seq in sorted(by_seq):
-                    for c in by_seq[seq]:
-                        if fmt == "jsonl":
-                            fh.write(json.dumps({"checkpoint": c}, sort_keys=True) + "\n")
-                        else:
-                            writer.writerow(
-                                [c["seq"], "", c["hash"], "checkpoint"] + [""] * 7 + [json.dumps(c)]
-                            )
-        return written
+        async with _live_log(settings) as log:
+            return await export_log(
+                log, out, ExportFormat(fmt), anchor_files=[checkpoint_file(settings)]
+            )
 
     written = asyncio.run(run())
     typer.echo(f"{written} record(s) written to {out}")

@@ -27,17 +27,13 @@ def load_settings(**overrides: Any) -> Settings:
 
 async def load_records(settings: Settings, records: Path | None) -> list[AuditRecord]:
     """Decision records from a JSON-lines file, or from the decision log in Redis."""
-    from gateway.audit.log import AuditLog, AuditRecord
+    from gateway.audit.export import export_records
+    from gateway.audit.log import AuditLog
     from gateway.storage.redis import RedisStore
 
     if records is not None:
-        text = await asyncio.to_thread(records.read_text, encoding="utf-8")
-        # Exports carry signed checkpoints between the records: skip them here.
-        return [
-            AuditRecord.model_validate_json(line)
-            for line in text.splitlines()
-            if line.strip() and not line.startswith('{"checkpoint":')
-        ]
+        # An export's checkpoint lines are skipped; plain record lines read the same way.
+        return await asyncio.to_thread(lambda: list(export_records(records)))
     store = RedisStore.from_settings(settings)
     try:
         return await AuditLog(store, instance="cli", spool=settings.data_dir / "unused").read()

@@ -141,7 +141,7 @@ def danger_lexicon(
     a narrow rule fires rarely by design; the phrase families are where a
     one-text phrase means a fit."""
     from gateway.danger.evaluate import load_corpus
-    from gateway.danger.lexicon import fitted
+    from gateway.danger.lexicon import fits_per_family, fitted
     from gateway.danger.offline import lexicon
 
     try:
@@ -155,13 +155,8 @@ def danger_lexicon(
             f"{f.alternative.signal:30s} malicious {f.malicious} benign {f.benign}  "
             f"{f.alternative.branch!r}  {', '.join(f.sources)}"
         )
-    per_family: dict[str, int] = {}
-    for f in fits:
-        family = (
-            f.alternative.signal.partition(":")[0] if ":" in f.alternative.signal else "lexicon"
-        )
-        per_family[family] = per_family.get(family, 0) + 1
+    per_family = fits_per_family(fits)
     typer.echo(
         f"{len(fits)} phrase(s) match at most {at_most} text(s): "
-        + ", ".join(f"{family} {n}" for family, n in sorted(per_family.items()))
+        + ", ".join(f"{family} {n}" for family, n in per_family.items())
     )

@@ -52,11 +52,17 @@ DEMO_KEYS = {
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes on the same port (SO_REUSEPORT); each is a replica "
+            "sharing only Redis.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the gateway. With no REDIS_URL it starts an embedded Redis in ./.spawngate."""
-    import uvicorn
-
-    from gateway.fronts.http.app import create_app
+    from gateway.fronts.http.server import serve as run_server
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -76,7 +82,9 @@ def serve(
         typer.echo("  demo configuration; demo API keys:")
         for who, key in DEMO_KEYS.items():
             typer.echo(f"    {key:32s} {who}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if workers > 1:
+        typer.echo(f"  {workers} worker processes")
+    run_server(settings, workers=workers)
 
 
 @app.command()

@@ -118,20 +118,16 @@ def policy_replay(
     ] = False,
 ) -> None:
     """Re-decide recorded decisions under candidate policies and show every verdict change."""
-    from gateway.policy.embedded import EmbeddedEngine
-    from gateway.policy.files import load_policy_files
-    from gateway.policy.snapshot import revision_of
-    from gateway.policy.tooling.check import check_policies
-    from gateway.policy.tooling.replay import replay
+    from gateway.policy.snapshot import PolicyRejected
+    from gateway.policy.tooling.replay import candidate_engine, replay
 
     settings = load_settings()
-    templates = templates or settings.templates_dir
-    problems, _ = check_policies(policies, templates)
-    if problems:
-        for problem in problems:
+    try:
+        engine = candidate_engine(policies, templates or settings.templates_dir)
+    except PolicyRejected as exc:
+        for problem in exc.problems:
             typer.secho(str(problem), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    engine = EmbeddedEngine(load_policy_files(policies), revision=revision_of(policies, templates))
+        raise typer.Exit(2) from exc
 
     async def run() -> Any:
         loaded = await load_records(settings, records)
@@ -176,42 +172,18 @@ def policy_shadow_report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Summarise where the shadow revision disagreed with the live one."""
-    from collections import defaultdict
-
-    from gateway.audit.log import RecordType
+    from gateway.policy.tooling.shadow import shadow_report
 
     settings = load_settings()
-
-    decisions = [
-        r
-        for r in asyncio.run(load_records(settings, records))
-        if r.type is RecordType.DECISION and (since is None or r.timestamp.isoformat() >= since)
-    ]
-    differences: dict[str, list[str]] = defaultdict(list)
-    errors = 0
-    for record in decisions:
-        shadow = record.shadow
-        if not shadow:
-            continue
-        if "error" in shadow:
-            errors += 1
-            continue
-        differences[f"{shadow.get('live_verdict')} -> {shadow.get('verdict')}"].append(
-            record.decision_id
-        )
-    summary = {
-        "decisions": len(decisions),
-        "differing": sum(len(v) for v in differences.values()),
-        "shadow_errors": errors,
-        "changes": {k: len(v) for k, v in sorted(differences.items())},
-        "examples": {k: v[:5] for k, v in sorted(differences.items())},
-    }
+    report = shadow_report(asyncio.run(load_records(settings, records)), since=since)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        # json.dumps, not model_dump_json: the printed shape (spacing, escaping) is kept.
+        typer.echo(json.dumps(report.model_dump(), indent=2))
         return
     typer.echo(
-        f"{summary['decisions']} decisions, {summary['differing']} where the shadow differs, "
-        f"{errors} shadow errors"
+        f"{report.decisions} decisions, {report.differing} where the shadow differs, "
+        f"{report.shadow_errors} shadow errors"
     )
-    for change, ids in sorted(differences.items()):
-        typer.echo(f"  live {change:18s} {len(ids):6d}   e.g. {', '.join(ids[:3])}")
+    for change, count in report.changes.items():
+        ids = report.examples[change]
+        typer.echo(f"  live {change:18s} {count:6d}   e.g. {', '.join(ids[:3])}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -26,10 +27,14 @@ from pydantic import BaseModel, ConfigDict
 from gateway.audit.log import AuditRecord, RecordType
 from gateway.danger.base import Proposal
 from gateway.danger.offline import OfflineAnalyzer
+from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import Entrypoint, PolicyEngine, rego_verdict
+from gateway.policy.files import load_policy_files
 from gateway.policy.input import danger_input
+from gateway.policy.snapshot import PolicyRejected, revision_of
+from gateway.policy.tooling.check import check_policies
 
-__all__ = ["ReplayReport", "recorded_verdict", "replay"]
+__all__ = ["ReplayReport", "candidate_engine", "recorded_verdict", "replay"]
 
 EXAMPLES = 5
 
@@ -48,6 +53,16 @@ class ReplayReport(BaseModel):
     examples: dict[str, list[str]]
     seconds: float
     records_per_second: float
+
+
+def candidate_engine(policies: Path, templates: Path) -> EmbeddedEngine:
+    """The candidate revision to replay under, embedded whatever engine the gateway
+    uses (replay runs offline); ``PolicyRejected`` naming every problem if it fails
+    ``spawngate policy check``."""
+    problems, _ = check_policies(policies, templates)
+    if problems:
+        raise PolicyRejected(problems)
+    return EmbeddedEngine(load_policy_files(policies), revision=revision_of(policies, templates))
 
 
 def recorded_verdict(record: AuditRecord) -> str | None:

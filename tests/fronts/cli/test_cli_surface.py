@@ -18,7 +18,7 @@ import typer
 from gateway.fronts.cli.main import app, main
 
 EXPECTED: dict[str, list[str]] = {
-    "serve": ["--host", "--port"],
+    "serve": ["--host", "--port", "--workers"],
     "decide": ["--key", "--kind", "FILE"],
     "reconcile": ["--json"],
     "danger eval": ["--by", "--json", "--scorer", "--threshold", "DIRECTORY"],
