@@ -50,6 +50,7 @@ BASE: dict[str, Any] = {
         "depth": 1,
     },
     "usage": {"tenant_active": 1, "tenant_day": 1},
+    "swarm": {"covering_agents": []},
     "danger": {"score": 0.05, "categories": []},
 }
 
@@ -194,7 +195,14 @@ CASES: list[Case] = [
             "effective": {"capabilities": []},
         },
     ),
-    Case("dedup-no-swarm-fact", {"tenant": {"dedup": "deny"}}),
+    # The gateway always sends the swarm fact; without it the guard denies (fail closed),
+    # rather than the dedup rule seeing no duplicate.
+    Case(
+        "dedup-no-swarm-fact",
+        {"tenant": {"dedup": "deny"}},
+        deny=_f("SG-INPUT-001"),
+        remove=(("swarm", "covering_agents"),),
+    ),
     Case(
         "justification-required",
         {"tenant": {"require_justification": True}},

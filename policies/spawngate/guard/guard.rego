@@ -44,6 +44,10 @@ deny contains _bad("effective.depth", "a number") if not is_number(input.effecti
 
 deny contains _bad("effective.estimated_cost_per_day", "a number") if not is_number(input.effective.estimated_cost_per_day)
 
+# Without the swarm fact the dedup rule (SG-DEDUP-001) would see no covering agent and
+# stay silent: the gateway always sends it (an empty list when dedup is off).
+deny contains _bad("swarm.covering_agents", "a list") if not is_array(input.swarm.covering_agents)
+
 _bad(field, kind) := lib.reason("SG-INPUT-001", lib.msg(["policy input field '", field, "' is missing or not ", kind]), _fix)
 
 # METADATA

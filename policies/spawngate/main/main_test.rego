@@ -10,10 +10,11 @@ _admission(request, effective) := result if {
 	tenant := fx.tenant
 	template := fx.template
 	catalog := fx.catalog
+	swarm := fx.swarm
 	usage := fx.usage
 	result := main.admission with input.creator as creator with input.tenant as tenant
 		with input.request as request with input.effective as effective with input.template as template
-		with input.catalog as catalog with input.usage as usage with input.kind as "agent"
+		with input.catalog as catalog with input.swarm as swarm with input.usage as usage with input.kind as "agent"
 }
 
 test_clean_request_is_allowed if {
@@ -32,6 +33,7 @@ test_every_deny_is_reported_not_just_the_first if {
 
 test_create_inactive_obligation if {
 	catalog := fx.catalog
+	swarm := fx.swarm
 	creator := fx.creator
 	effective := fx.effective
 	request := fx.request
@@ -39,6 +41,6 @@ test_create_inactive_obligation if {
 	result := main.admission with input.creator as creator
 		with input.tenant as object.union(fx.tenant, {"create_inactive": true})
 		with input.request as request with input.effective as effective with input.template as template
-		with input.catalog as catalog with input.kind as "agent"
+		with input.catalog as catalog with input.swarm as swarm with input.kind as "agent"
 	result.obligations == {"create_inactive"}
 }
