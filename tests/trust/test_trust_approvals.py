@@ -232,7 +232,15 @@ async def test_trust_6_kill_9_during_approval_never_leaves_it_half_done(
                         )
                         for name in batch
                     ]
-                    await asyncio.sleep(rng.uniform(0.0, 0.1))
+                    # Aim the kill: as soon as one approval of the batch is seen under
+                    # way (plus a random moment of up to 2 ms), so that it lands inside
+                    # one however fast approvals are; after 1 s, wherever it lands.
+                    deadline = time.monotonic() + 1.0
+                    while time.monotonic() < deadline:
+                        states = [await inspector.approvals.get(ids[name]) for name in batch]
+                        if any(s is not None and s.state.value in HALF_DONE for s in states):
+                            await asyncio.sleep(rng.uniform(0.0, 0.002))
+                            break
                     server.kill()
                     await asyncio.gather(*approving, return_exceptions=True)
             finally:
