@@ -50,6 +50,8 @@ def write_fixture(tmp: Path, tenants: int) -> tuple[Path, Path]:
         f"  lineage: {{max_depth: 3, max_descendants_per_root: {BIG}, root_spawns_per_minute: {BIG}}}",
         # Every request asks for the same capability: measure admission, not dedup review.
         '  dedup: "off"',
+        # Thousands of agents: their estimated daily total must not send them to review.
+        f"  max_cost_per_day: {BIG}",
         "tenants:",
     ]
     lines += [f"  t{i}: {{}}" for i in range(tenants)]

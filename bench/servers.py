@@ -59,7 +59,7 @@ class Server:
 
 
 def bench_config(tmp: Path, root: Path = ROOT) -> Path:
-    """config/demo.yaml with every quota and lineage limit raised, and dedup off."""
+    """config/demo.yaml with every quota, lineage and cost limit raised, and dedup off."""
     config: dict[str, Any] = yaml.safe_load((root / "config" / "demo.yaml").read_text())
     rates = {"per_minute": BIG, "per_hour": BIG, "per_day": BIG}
     config["defaults"]["quotas"] = {
@@ -74,6 +74,8 @@ def bench_config(tmp: Path, root: Path = ROOT) -> Path:
     }
     # Every request asks for the same capability: measure admission, not dedup review.
     config["defaults"]["dedup"] = "off"
+    # Thousands of agents: their estimated daily total must not send them to review.
+    config["defaults"]["max_cost_per_day"] = BIG
     path = tmp / "bench-config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,12 +33,15 @@ __all__ = [
     "DedupMode",
     "GatewayConfig",
     "LineageLimits",
+    "NotificationSettings",
     "PrincipalConfig",
     "PrincipalKind",
     "QuotaSettings",
     "RateLimits",
     "TemplateLineage",
     "TenantSettings",
+    "TtlPolicy",
+    "WebhookConfig",
     "load_config",
 ]
 
@@ -109,6 +114,58 @@ class LineageLimits(_Strict):
     root_spawns_per_minute: int = Field(default=10, ge=0)
 
 
+#: Hosts a plain-http webhook may point at outside production.
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+SwarmEventName = Annotated[
+    str, StringConstraints(pattern=r"^(created|approved|denied|retired|expired)$")
+]
+
+
+class WebhookConfig(_Strict):
+    """One receiver of swarm events (signed, see README "Swarm notifications")."""
+
+    #: https; plain http only to a loopback host, and never in production.
+    url: str
+    #: Events to send (created, approved, denied, retired, expired); empty = all.
+    events: tuple[SwarmEventName, ...] = ()
+    #: Carried in the body as ``channel`` (e.g. "#agents", or "@lead" for a DM).
+    channel: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _checked_url(cls, value: str, info: ValidationInfo) -> str:
+        production = bool((info.context or {}).get("production"))
+        parts = urlsplit(value)
+        if not parts.hostname or parts.scheme not in ("https", "http"):
+            raise ValueError(f"webhook url {value!r} must be an absolute https URL")
+        if parts.scheme == "http" and (production or parts.hostname not in _LOOPBACK):
+            raise ValueError(
+                f"webhook url {value!r} must use https (plain http is accepted only for "
+                "loopback hosts outside production)"
+            )
+        return value
+
+
+class NotificationSettings(_Strict):
+    webhooks: tuple[WebhookConfig, ...] = ()
+    #: Channel names by role, carried in every event body as ``channels``
+    #: (e.g. ``{community: "#agents", human: "@lead"}``).
+    channels: dict[str, str] = Field(default_factory=dict)
+
+
+class TtlPolicy(_Strict):
+    """Ephemeral (job-style) agents: a creation's ``ttl_seconds`` (gateway.lifecycle)."""
+
+    #: Whether a creation may ask for a ttl at all.
+    allowed: bool = True
+    #: The longest ttl a creation may ask for; short ones (seconds) are fine.
+    max_seconds: int = Field(default=30 * 24 * 3600, ge=1)
+
+
+#: An agent name, or a shell-style pattern of names (``fnmatch``: ``ops-*``).
+AgentPattern = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
 class TenantSettings(_Strict):
     #: Agent self-service is off until an administrator turns it on (seed 000).
     enabled: bool = False
@@ -135,6 +192,14 @@ class TenantSettings(_Strict):
     dedup: DedupMode = DedupMode.REVIEW
     #: Proposals must carry a non-blank ``justification`` (SG-DEDUP-002).
     require_justification: bool = False
+    #: The retirement sweep proposes agents unused this long (gateway.lifecycle).
+    retire_after_days: int = Field(default=30, ge=1)
+    #: Agents the sweep never proposes for retirement: names or patterns (``core-*``).
+    protected_agents: tuple[AgentPattern, ...] = ()
+    #: Whether creations may ask for a ttl, and the longest one.
+    ttl: TtlPolicy = TtlPolicy()
+    #: Swarm notifications: webhooks and channel names (gateway.notifications).
+    notifications: NotificationSettings = NotificationSettings()
 
     @field_validator("dedup", mode="before")
     @classmethod
@@ -177,13 +242,13 @@ class GatewayConfig(_Strict):
     resolved: dict[str, TenantSettings] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
-    def _resolve(self) -> Self:
-        TenantSettings.model_validate(self.defaults)
+    def _resolve(self, info: ValidationInfo) -> Self:
+        TenantSettings.model_validate(self.defaults, context=info.context)
         resolved: dict[str, TenantSettings] = {}
         for tenant, overrides in self.tenants.items():
             try:
                 resolved[tenant] = TenantSettings.model_validate(
-                    _deep_merge(self.defaults, overrides or {})
+                    _deep_merge(self.defaults, overrides or {}), context=info.context
                 )
             except ValidationError as exc:
                 raise ValueError(f"tenant '{tenant}': {exc}") from exc
@@ -201,6 +266,28 @@ class GatewayConfig(_Strict):
         object.__setattr__(self, "resolved", resolved)
         return self
 
+    def file_layer(self, tenant: str) -> dict[str, Any]:
+        """The tenant's settings as the file gives them (defaults merged with its entry)."""
+        return _deep_merge(self.defaults, self.tenants.get(tenant) or {})
+
+    def apply_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> None:
+        """Resolve every tenant again with ``overrides`` (tenant -> partial settings, the
+        web console's layer) merged over the file; all checked before any is used.
+
+        Raises ``ValueError`` naming the tenant when one does not validate; the
+        settings in use then stay as they were.
+        """
+        resolved: dict[str, TenantSettings] = {}
+        for tenant in self.tenants:
+            try:
+                resolved[tenant] = TenantSettings.model_validate(
+                    _deep_merge(self.file_layer(tenant), overrides.get(tenant) or {})
+                )
+            except ValidationError as exc:
+                raise ValueError(f"tenant '{tenant}': {exc}") from exc
+        # One reference swap: a reader sees the old settings or the new, never a mix.
+        object.__setattr__(self, "resolved", resolved)
+
     def tenant_settings(self, tenant: str) -> TenantSettings:
         """Settings of a tenant; an unknown tenant gets the defaults, which keep the feature off."""
         found = self.resolved.get(tenant)
@@ -209,7 +296,8 @@ class GatewayConfig(_Strict):
         return TenantSettings.model_validate(self.defaults)
 
 
-def load_config(path: Path) -> GatewayConfig:
+def load_config(path: Path, *, production: bool = False) -> GatewayConfig:
+    """``production`` refuses plain-http webhook URLs (even loopback ones)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
@@ -217,6 +305,6 @@ def load_config(path: Path) -> GatewayConfig:
     except yaml.YAMLError as exc:
         raise ValueError(f"configuration {path} is not valid YAML: {exc}") from exc
     try:
-        return GatewayConfig.model_validate(raw)
+        return GatewayConfig.model_validate(raw, context={"production": production})
     except ValidationError as exc:
         raise ValueError(f"configuration {path} is invalid: {exc}") from exc

@@ -19,6 +19,7 @@ import asyncio
 import enum
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -44,25 +45,36 @@ from gateway.admission.stages.validate import ValidateStage
 from gateway.admission.steps import AuditStep, IdempotencyStep, QueueStep, ReleaseStep
 from gateway.approvals.queue import ApprovalStore
 from gateway.approvals.service import ApprovalService
-from gateway.approvals.webhooks import Notifier
+from gateway.approvals.webhooks import Notifier as Callbacks
 from gateway.audit.log import AuditLog
 from gateway.audit.shipping import Shipper
 from gateway.config import GatewayConfig, load_config
+from gateway.costs.ledger import CostLedger
+from gateway.costs.service import Costs
 from gateway.danger.base import Scorer
 from gateway.danger.llm import CombinedScorer, LlmReviewer
 from gateway.danger.offline import OfflineAnalyzer
 from gateway.errors import DependencyError
 from gateway.identity.authenticator import Authenticator
+from gateway.lifecycle.retire import Retirement
+from gateway.lifecycle.service import Lifecycle
+from gateway.lifecycle.sweep import RetirementSweep
+from gateway.notifications.delivery import Delivery
+from gateway.notifications.events import Notifier
 from gateway.policy.blueprints import TemplateCatalog
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.snapshot import PolicyHolder, load_snapshot
 from gateway.quotas.ledger import QuotaLedger
 from gateway.quotas.reconcile import Reconciler
+from gateway.receipts.issuer import ReceiptIssuer
 from gateway.registry.base import Registry
 from gateway.registry.builtin import BuiltinRegistry
 from gateway.registry.http import HttpRegistry
-from gateway.settings import RegistryKind, ScorerKind, Settings
+from gateway.registry.kagent.build import kagent_registry
+from gateway.settings import Environment, RegistryKind, ScorerKind, Settings
+from gateway.storage.overrides import SettingsOverrides
 from gateway.storage.redis import RedisStore
+from gateway.telemetry import Metrics
 
 __all__ = ["Gateway", "build_reviewer", "build_scorer"]
 
@@ -97,7 +109,13 @@ def build_reviewer(settings: Settings, store: RedisStore | None) -> LlmReviewer:
     )
 
 
-def _registry(settings: Settings, store: RedisStore) -> Registry:
+def _registry(
+    settings: Settings, store: RedisStore, policy: PolicyHolder, config: GatewayConfig
+) -> Registry:
+    if settings.registry is RegistryKind.KAGENT:
+        # The live policy: the last look at the template allowlist, and its revision.
+        tenants = tuple(sorted(set(config.tenants) | {p.tenant for p in config.principals}))
+        return kagent_registry(settings, policy, tenants=tenants)
     if settings.registry is RegistryKind.HTTP:
         assert settings.registry_url is not None  # checked by Settings
         return HttpRegistry(settings.registry_url, timeout=settings.registry_timeout_seconds)
@@ -124,10 +142,23 @@ class Gateway:
     #: Decisions for auditors, agents for callers (authorised like admission).
     reads: Reads
     approvals_service: ApprovalService
+    #: Swarm events (gateway.notifications): ``await gw.notifier.publish(event)``.
     notifier: Notifier
+    #: Approval callbacks (callback_url of a queued request).
+    callbacks: Callbacks
+    #: Drains the swarm webhook outbox (started with the other background tasks).
+    delivery: Delivery
     reconciler: Reconciler
+    #: Retirement of idle agents and ttl expiry (gateway.lifecycle).
+    lifecycle: Lifecycle
+    #: Cost tracking: usage reports, swarm figures, ``costs.record_retired`` for retirement.
+    costs: Costs
+    #: Prometheus metrics (served at /metrics) for this runtime.
+    metrics: Metrics
     #: Ships the decision log to ``decision_log_sink_url``; None when no sink is set.
     shipper: Shipper | None = None
+    #: Signs admission receipts (gateway.receipts); its public key is published.
+    receipts: ReceiptIssuer | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
     _phase: _Phase = field(default=_Phase.BUILT, init=False, repr=False)
 
@@ -140,17 +171,24 @@ class Gateway:
         scorer: Scorer | None = None,
         registry: Registry | None = None,
     ) -> Gateway:
-        config = load_config(settings.config_file)
-        policy = PolicyHolder(settings, load_snapshot(settings))
+        config = load_config(
+            settings.config_file, production=settings.environment is Environment.PRODUCTION
+        )
+        metrics = Metrics(config.tenants)
+        policy = PolicyHolder(settings, load_snapshot(settings), metrics=metrics)
         store = store or RedisStore.from_settings(settings)
-        registry = registry or _registry(settings, store)
+        registry = registry or _registry(settings, store, policy, config)
         scorer = scorer or build_scorer(settings, store)
         authenticator = Authenticator(config, store)
         ledger = QuotaLedger(store, lease_seconds=settings.reconcile_lease_seconds)
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        notifier = Notifier(store, config, signing=secret is not None)
         audit = AuditLog.for_settings(
             store, settings, instance=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         )
         approvals = ApprovalStore(store, retention_seconds=settings.approval_ttl_seconds * 2)
+        cost_ledger = CostLedger(store)
+        receipts = ReceiptIssuer.from_settings(settings)
         pipeline = Pipeline(
             [
                 ValidateStage(),
@@ -159,18 +197,25 @@ class Gateway:
                 AuthorizeStage(),
                 QuotaStage(ledger),
                 TemplateStage(),
-                PolicyStage(registry),
+                PolicyStage(registry, cost_ledger),
                 DangerStage(scorer, timeout=settings.scorer_timeout_seconds),
                 ApprovalStage(),
-                CreateStage(registry, authenticator),
+                CreateStage(
+                    registry,
+                    authenticator,
+                    cost_ledger,
+                    receipts=receipts,
+                    public_url=settings.public_url,
+                ),
             ],
             policy=policy,
             idempotency=IdempotencyStep(
                 IdempotencyStore(store, ttl_seconds=settings.idempotency_ttl_seconds)
             ),
-            audit=AuditStep(audit),
+            audit=AuditStep(audit, notifier, metrics=metrics),
             queue=QueueStep(approvals),
             release=ReleaseStep(ledger),
+            metrics=metrics,
         )
         approved = ApprovedRequests(
             pipeline=pipeline,
@@ -179,16 +224,35 @@ class Gateway:
             ledger=ledger,
             registry=registry,
         )
-        notifier = Notifier(
-            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        callbacks = Callbacks(secret)
+        retirement = Retirement(
+            registry=registry,
+            ledger=ledger,
+            audit=audit,
+            policy=policy,
+            publisher=notifier,
+            costs=cost_ledger,
+        )
+        lifecycle = Lifecycle(
+            retirement=retirement,
+            sweep=RetirementSweep(
+                store=store,
+                config=config,
+                approvals=approvals,
+                policy=policy,
+                retirement=retirement,
+            ),
+            policy=policy,
         )
         approvals_service = ApprovalService(
             approvals=approvals,
             admission=approved,
             audit=audit,
             policy=policy,
-            notifier=notifier,
+            notifier=callbacks,
+            swarm=notifier,
             lease_seconds=settings.approval_lease_seconds,
+            retirer=retirement,
         )
         reconciler = Reconciler(
             store=store,
@@ -198,12 +262,22 @@ class Gateway:
             audit=audit,
             tenants=frozenset(config.tenants) | {p.tenant for p in config.principals},
             instance=f"{socket.gethostname()}-reconciler",
+            metrics=metrics,
         )
         sink = settings.decision_log_sink_url
         return cls(
             settings=settings,
+            metrics=metrics,
             approvals_service=approvals_service,
             notifier=notifier,
+            callbacks=callbacks,
+            delivery=Delivery(
+                store,
+                secret=secret,
+                consumer=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
+                attempts=settings.notification_attempts,
+                backoff_seconds=settings.notification_backoff_seconds,
+            ),
             config=config,
             store=store,
             policy=policy,
@@ -211,9 +285,25 @@ class Gateway:
             audit=audit,
             approvals=approvals,
             admission=pipeline,
-            reads=Reads(authenticator=authenticator, policy=policy, audit=audit, registry=registry),
+            reads=Reads(
+                authenticator=authenticator,
+                policy=policy,
+                audit=audit,
+                registry=registry,
+                store=store,
+            ),
             reconciler=reconciler,
+            lifecycle=lifecycle,
+            costs=Costs(
+                ledger=cost_ledger,
+                policy=policy,
+                registry=registry,
+                audit=audit,
+                config=config,
+                instance=f"{socket.gethostname()}-costs",
+            ),
             shipper=Shipper(store, sink) if sink else None,
+            receipts=receipts,
         )
 
     @property
@@ -247,6 +337,20 @@ class Gateway:
         # Always once at start (half-done approvals of a gateway that died),
         # then on a schedule unless the sweep is off.
         self._spawn("approval-sweep", self.approvals_service.sweep(settings.approval_sweep_seconds))
+        self._spawn("swarm-delivery", self.delivery.run())
+        # The web console's settings layer (gateway.storage.overrides): applied before
+        # serving, then kept current on every replica at the policy-reload cadence.
+        applied = await self._apply_overrides()
+        if settings.policy_reload_seconds > 0:
+            self._spawn("settings-overrides", self._watch_overrides(settings.policy_reload_seconds))
+        elif not applied:
+            self._spawn("settings-overrides", self._retry_overrides())
+        if settings.retirement_sweep_seconds > 0:
+            self._spawn(
+                "retirement-sweep", self.lifecycle.run_sweeps(settings.retirement_sweep_seconds)
+            )
+        if settings.expiry_sweep_seconds > 0:
+            self._spawn("ttl-expiry", self.lifecycle.run_expiry(settings.expiry_sweep_seconds))
         if settings.reconcile_seconds > 0:
             # Once now (counters leaked by a crash before this start), then on a schedule.
             self._spawn("reconcile", self.reconciler.run(settings.reconcile_seconds))
@@ -256,12 +360,15 @@ class Gateway:
         if self._phase is _Phase.STOPPED:
             return
         self._phase = _Phase.STOPPED
+        # First, so that the deliveries it holds go back to the outbox while Redis is open.
+        await self.delivery.aclose()
         await _stop(self._tasks)
         self._tasks.clear()
         if self.shipper is not None:
             await self.shipper.aclose()
         await self.audit.aclose()
         await self.notifier.aclose()
+        await self.callbacks.aclose()
         await self.policy.aclose()
         await self.registry.aclose()
         await self.store.aclose()
@@ -278,6 +385,49 @@ class Gateway:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    async def scrape(self) -> bytes:
+        """The /metrics text, with the gauges that are read from Redis brought up to date."""
+        m = self.metrics
+        tenants = sorted(set(self.config.tenants) | {p.tenant for p in self.config.principals})
+        oldest: float | None = None
+        now = time.time()
+        for tenant in tenants:
+            pending = await self.approvals.pending(tenant)
+            m.approvals_pending.labels(m.tenant_label(tenant)).set(len(pending))
+            for record in pending:
+                age = now - record.created_at.timestamp()
+                oldest = age if oldest is None else max(oldest, age)
+        m.approvals_oldest_seconds.set(oldest or 0.0)
+        m.audit_backlog.set(self.audit.spooled())
+        return m.render()
+
+    async def reload_overrides(self) -> None:
+        """Apply the tenant settings overrides kept in Redis over the config file."""
+        self.config.apply_overrides(await SettingsOverrides(self.store).load())
+
+    async def _apply_overrides(self) -> bool:
+        try:
+            await self.reload_overrides()
+        except (DependencyError, ValueError):
+            # The file's settings stay in force; the watcher tries again.
+            logger.exception("tenant settings overrides not applied")
+            return False
+        return True
+
+    async def _watch_overrides(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self._apply_overrides()
+
+    async def _retry_overrides(self) -> None:
+        """Without a watcher, try until the overrides are applied once: an override
+        that disabled a tenant or lowered a limit must not stay unapplied because
+        Redis was down when this replica started."""
+        delay = 0.5
+        while not await self._apply_overrides():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def readiness(self) -> dict[str, bool]:
         """Whether each connection the gateway needs answers now."""

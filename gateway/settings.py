@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Environment", "PolicyEngineKind", "RegistryKind", "ScorerKind", "Settings"]
+__all__ = [
+    "Environment",
+    "KagentMode",
+    "PolicyEngineKind",
+    "RegistryKind",
+    "ScorerKind",
+    "Settings",
+]
 
 # The repository root when running from a checkout or an editable install:
 # policies/, templates/ and config/ live beside the package.
@@ -37,6 +44,15 @@ class PolicyEngineKind(StrEnum):
 class RegistryKind(StrEnum):
     BUILTIN = "builtin"
     HTTP = "http"
+    #: kagent ``Agent`` resources in Kubernetes (gateway.registry.kagent).
+    KAGENT = "kagent"
+
+
+class KagentMode(StrEnum):
+    #: Server-side dry-run, then create, through the Kubernetes API.
+    APPLY = "apply"
+    #: Write manifests into a directory or git repository for Argo CD or Flux to apply.
+    GITOPS = "gitops"
 
 
 class ScorerKind(StrEnum):
@@ -82,10 +98,41 @@ class Settings(BaseSettings):
     opa_timeout_seconds: float = Field(default=1.0, gt=0)
     opa_token: SecretStr | None = None
 
+    # Operations.
+    #: Who may read /metrics: "loopback" (default: only from this host, for a
+    #: Prometheus beside it or a port-forward), "open" (anyone who reaches the
+    #: port: put it behind your network policy), or "off" (404).
+    metrics_access: Literal["loopback", "open", "off"] = "loopback"
+    #: Log lines: "json" (one object per line), "console" (for people), or "auto"
+    #: (console on a terminal, json otherwise).
+    log_format: Literal["auto", "json", "console"] = "auto"
+
     # Registry the gateway forwards approved agents to.
     registry: RegistryKind = RegistryKind.BUILTIN
     registry_url: str | None = None
     registry_timeout_seconds: float = Field(default=3.0, gt=0)
+    # registry=kagent (gateway.registry.kagent; README "Kubernetes / kagent").
+    kagent_mode: KagentMode = KagentMode.APPLY
+    #: Namespace of a tenant's agents; a tenant not listed gets kagent_namespace_template.
+    kagent_namespaces: dict[str, str] = Field(default_factory=dict)
+    kagent_namespace_template: str = "{tenant}"
+    #: The ModelConfig resource every agent uses (same namespace as the agent)...
+    kagent_model_config: str = "default-model-config"
+    #: ...or, per model provider of the agent, this one.
+    kagent_model_configs: dict[str, str] = Field(default_factory=dict)
+    #: The MCP server resource that serves a granted tool; a tool not listed is served
+    #: by kagent_tool_server.
+    kagent_tool_servers: dict[str, str] = Field(default_factory=dict)
+    kagent_tool_server: str = "spawngate-tools"
+    kagent_tool_server_kind: str = "RemoteMCPServer"
+    #: gitops: the directory manifests go to (<path>/<namespace>/<name>.yaml); in a git
+    #: work tree each decision is a commit on kagent_gitops_branch, or, unset, on its
+    #: own branch spawngate/<decision id> (one pull request per decision).
+    kagent_gitops_path: Path | None = None
+    kagent_gitops_branch: str | None = None
+    #: apply: the kubeconfig to use (and its context); unset, the pod's service account.
+    kagent_kubeconfig: Path | None = None
+    kagent_context: str | None = None
 
     # Danger scorer.
     scorer: ScorerKind = ScorerKind.OFFLINE
@@ -127,11 +174,35 @@ class Settings(BaseSettings):
     #: How long a reservation counts as in flight for the rebuild; must exceed the
     #: longest admission (scorer, registry and Redis timeouts together).
     reconcile_lease_seconds: float = Field(default=600.0, gt=0)
+    #: How often the retirement sweep proposes idle agents for retirement (gateway.lifecycle);
+    #: 0 = off (``spawngate agents sweep`` runs it once).
+    retirement_sweep_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
+    #: How often agents past their ttl are retired; 0 = off.
+    expiry_sweep_seconds: float = Field(default=2.0, ge=0)
     #: Ship the decision log to this URL (OPA decision-log upload format); unset = off.
     decision_log_sink_url: str | None = None
     decision_log_ship_seconds: float = Field(default=1.0, gt=0)
     #: Key for the HMAC-SHA256 signature on approval webhooks (X-Spawngate-Signature).
     webhook_secret: SecretStr | None = None
+
+    # Admission receipts (gateway.receipts): the Ed25519 key that signs them, a PKCS#8
+    # PEM or the base64 of its 32 raw bytes. Unset: one is generated into
+    # <data_dir>/receipt-signing.key (0600); replicas on several hosts must share one.
+    receipt_key: SecretStr | None = None
+    #: How long a receipt is valid (an agent's ttl shortens it).
+    receipt_ttl_seconds: int = Field(default=90 * 24 * 3600, ge=60)
+    # A2A discovery: the card of agent <tenant>/<name> gives the agent's endpoint as
+    # <a2a_base_url>/<tenant>/<name> (the default is kagent's controller A2A route).
+    a2a_base_url: str = "http://kagent-controller.kagent:8083/api/a2a"
+    #: Serve A2A cards to anyone (True) or only to a key of the agent's tenant (False).
+    a2a_cards_public: bool = False
+    #: The gateway's own URL as callers reach it, to make the creation answer's
+    #: a2a_card_url absolute; unset: the answer gives the path on this gateway.
+    public_url: str | None = None
+    #: Swarm webhooks (gateway.notifications): attempts per delivery before it goes to
+    #: the dead letters, and the first wait between attempts (doubling, at most 60 s).
+    notification_attempts: int = Field(default=6, ge=1)
+    notification_backoff_seconds: float = Field(default=1.0, gt=0)
 
     # Idempotency records are kept this long.
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
@@ -173,4 +244,13 @@ class Settings(BaseSettings):
                 )
         if self.registry is RegistryKind.HTTP and not self.registry_url:
             raise ValueError("SPAWNGATE_REGISTRY=http needs SPAWNGATE_REGISTRY_URL")
+        if (
+            self.registry is RegistryKind.KAGENT
+            and self.kagent_mode is KagentMode.GITOPS
+            and self.kagent_gitops_path is None
+        ):
+            raise ValueError(
+                "SPAWNGATE_KAGENT_MODE=gitops needs SPAWNGATE_KAGENT_GITOPS_PATH (a directory "
+                "or a git work tree)"
+            )
         return self

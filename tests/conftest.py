@@ -54,6 +54,8 @@ ROOMY_CONFIG = """tenants:
       per_tenant: {per_minute: 100000, per_hour: 100000, per_day: 100000}
       max_active_agents: 100000
     lineage: {max_depth: 3, max_descendants_per_root: 100000, root_spawns_per_minute: 100000}
+    # Many agents at once: their estimated daily total must not send them to review.
+    max_cost_per_day: 100000000
   globex: {}
   initech: {}
 """

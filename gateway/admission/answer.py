@@ -43,6 +43,12 @@ def answer_of(decision: Decision, error: SpawngateError | None) -> AdmissionAnsw
         body["request_id"] = decision.approval_id
     if decision.agent is not None:
         body["agent"] = decision.agent
+        # The signed admission receipt (gateway.receipts), also inside ``agent``.
+        if decision.agent.get("receipt"):
+            body["receipt"] = decision.agent["receipt"]
+    created = next((s for s in decision.stages if s.stage is StageName.CREATE), None)
+    if created is not None and isinstance(created.facts.get("a2a_card_url"), str):
+        body["a2a_card_url"] = created.facts["a2a_card_url"]
     # Tool provenance (from_template / from_request / dropped), as the template
     # stage recorded it, so the caller sees what it was charged for.
     template = next((s for s in decision.stages if s.stage is StageName.TEMPLATE), None)

@@ -30,6 +30,9 @@ Steps around the stages (``gateway.admission.steps``):
                   is answered; if it cannot be written, nothing happens and the
                   caller gets a 503; an outcome record follows creation
     queue         a reviewed request goes to the approval queue
+    telemetry     every answer (not an idempotent replay) is counted in the
+                  metrics and logged as one line, after the caller's answer is
+                  final; neither can change or delay the decision's record
 
 Combination rule (the only place it is written):
 
@@ -46,11 +49,13 @@ recorded as skipped. Review does not stop it: a later deny still wins.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 
 from gateway.admission.answer import AdmissionAnswer, answer_of
 from gateway.admission.context import AdmissionContext
+from gateway.admission.observed import facts_of
 from gateway.admission.recording import APPROVE_PATH, decision_of
 from gateway.admission.runner import StageRunner, Trace
 from gateway.admission.stage import Stage
@@ -69,6 +74,7 @@ from gateway.contract.request import AgentKind
 from gateway.errors import DependencyError, SpawngateError
 from gateway.policy.snapshot import PolicyHolder
 from gateway.registry.base import INDETERMINATE
+from gateway.telemetry import Metrics, log_decision
 
 __all__ = ["DECIDING_STAGES", "STAGE_ORDER", "Pipeline", "combine"]
 
@@ -114,8 +120,10 @@ class Pipeline:
         audit: AuditStep,
         queue: QueueStep,
         release: ReleaseStep,
+        metrics: Metrics,
     ) -> None:
         self._stages = StageRunner(stages, STAGE_ORDER)
+        self._metrics = metrics
         self._policy = policy
         self._idempotency = idempotency
         self._audit = audit
@@ -135,6 +143,7 @@ class Pipeline:
         idempotency_key: str | None = None,
     ) -> AdmissionAnswer:
         """Decide one creation request, record it, act on it, answer it."""
+        started = time.perf_counter()
         ctx = AdmissionContext(
             kind=kind,
             raw_body=body,
@@ -144,6 +153,17 @@ class Pipeline:
             shadow_policy=self._policy.shadow,
         )
         trace = Trace()
+        answer, replayed = await self._decide(ctx, trace, idempotency_key)
+        if not replayed:
+            facts = facts_of(ctx, trace, answer, time.perf_counter() - started)
+            self._metrics.decided(facts)
+            log_decision(facts)
+        return answer
+
+    async def _decide(
+        self, ctx: AdmissionContext, trace: Trace, idempotency_key: str | None
+    ) -> tuple[AdmissionAnswer, bool]:
+        """The answer, and whether it is a stored one (an idempotent replay)."""
         run = self._stages.run
         await run(ctx, trace, StageName.VALIDATE, StageName.VALIDATE)
         await run(ctx, trace, StageName.AUTHENTICATE, StageName.AUTHENTICATE, even_if_halted=True)
@@ -153,9 +173,9 @@ class Pipeline:
             try:
                 claimed = await self._idempotency.claim(ctx, idempotency_key)
             except SpawngateError as exc:
-                return await self._refuse_claim(ctx, trace, exc)
+                return await self._refuse_claim(ctx, trace, exc), False
             if isinstance(claimed, AdmissionAnswer):
-                return claimed
+                return claimed, True
             claim = claimed
 
         answer: AdmissionAnswer | None = None
@@ -175,7 +195,7 @@ class Pipeline:
                     answer = await self._enqueue(ctx, decision)
                 else:
                     answer = await self._create(ctx, trace, decision)
-            return answer
+            return answer, False
         finally:
             if claim is not None:
                 await self._idempotency.complete(claim, answer)

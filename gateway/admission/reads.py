@@ -13,10 +13,12 @@ from gateway.audit.log import AuditLog
 from gateway.audit.query import parse_cursor
 from gateway.errors import NotFound, PermissionDenied
 from gateway.identity.authenticator import Authenticator, Principal
+from gateway.notifications.letters import DeadLetter, dead_letters
 from gateway.policy.casbin import Action, Obj
 from gateway.policy.snapshot import PolicyHolder
 from gateway.registry.base import AgentFilter, AgentRecord, Registry, is_active
 from gateway.registry.discovery import COVER_SCAN_LIMIT, allowed_templates_offering, suggestion
+from gateway.storage.redis import RedisStore
 
 __all__ = ["Reads"]
 
@@ -29,7 +31,9 @@ class Reads:
         policy: PolicyHolder,
         audit: AuditLog,
         registry: Registry,
+        store: RedisStore,
     ) -> None:
+        self._store = store
         self._auth = authenticator
         self._policy = policy
         self._audit = audit
@@ -74,6 +78,21 @@ class Reads:
             until=until,
         )
         return [record.as_json() for record in selected], next_cursor
+
+    async def dead_letters(
+        self, principal: Principal, *, tenant: str | None, limit: int
+    ) -> list[DeadLetter]:
+        """Webhook deliveries given up after every retry, of one tenant (admins)."""
+        tenant = tenant or principal.tenant
+        allowed = self._policy.current.authorizer.check(
+            principal.subject, tenant, Obj.NOTIFICATION, Action.READ
+        )
+        if not allowed.allowed:
+            raise PermissionDenied(
+                f"'{principal.id}' may not read notification dead letters in tenant '{tenant}'",
+                code="not_an_admin",
+            )
+        return await dead_letters(self._store, tenant=tenant, limit=limit)
 
     async def get_agent(self, principal: Principal, name: str) -> AgentRecord:
         record = await self._registry.get(principal.tenant, name)

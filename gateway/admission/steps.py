@@ -17,6 +17,7 @@ each one runs. Each has one failure mode, written here:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,10 +28,14 @@ from gateway.admission.context import AdmissionContext
 from gateway.admission.idempotency import IdempotencyStore, StoredAnswer, body_fingerprint
 from gateway.approvals.queue import ApprovalRecord, ApprovalState, ApprovalStore
 from gateway.audit.log import AuditLog
+from gateway.audit.record import AuditRecord
 from gateway.contract.decision import Decision, Outcome
 from gateway.errors import DependencyError, InternalError, SpawngateError
+from gateway.notifications.announce import announce_created
+from gateway.notifications.events import Notifier
 from gateway.quotas.ledger import QuotaLedger
 from gateway.registry.base import INDETERMINATE, ROLLED_BACK
+from gateway.telemetry import Metrics
 
 __all__ = ["AuditStep", "Claim", "IdempotencyStep", "QueueStep", "ReleaseStep"]
 
@@ -81,12 +86,27 @@ class IdempotencyStep:
 
 
 class AuditStep:
-    def __init__(self, audit: AuditLog) -> None:
+    def __init__(
+        self, audit: AuditLog, swarm: Notifier | None = None, *, metrics: Metrics | None = None
+    ) -> None:
         self._audit = audit
+        self._swarm = swarm
+        self._metrics = metrics
+
+    async def _append(self, record: AuditRecord) -> None:
+        started = time.perf_counter()
+        try:
+            await self._audit.append(record)
+        except DependencyError:
+            if self._metrics is not None:
+                self._metrics.audit_write_failures.inc()
+            raise
+        if self._metrics is not None:
+            self._metrics.audit_write_seconds.observe(time.perf_counter() - started)
 
     async def decision(self, decision: Decision) -> None:
         """Write the decision record durably; raises ``DependencyError`` if it is not."""
-        await self._audit.append(self._audit.decision_record(decision))
+        await self._append(self._audit.decision_record(decision))
 
     async def outcome(
         self, decision: Decision, outcome: Outcome, error: SpawngateError | None
@@ -100,11 +120,13 @@ class AuditStep:
         if error is not None:
             result["error"] = error.to_body()
         try:
-            await self._audit.append(
+            await self._append(
                 self._audit.outcome_record(decision, timestamp=datetime.now(UTC), result=result)
             )
         except DependencyError:
             logger.exception("outcome of %s not recorded", decision.decision_id)
+        # After the records (audit first); never raises.
+        await announce_created(self._swarm, decision, outcome)
 
 
 class ReleaseStep:

@@ -14,6 +14,7 @@ from typing import Any
 from gateway.approvals.admission import Admission
 from gateway.approvals.events import ApprovalEvents
 from gateway.approvals.queue import ApprovalRecord, ApprovalState, ApprovalStore, CredentialState
+from gateway.approvals.retirement import RETIREMENT, Retirer, retirement_outcome
 from gateway.contract.decision import Reason, StageName
 from gateway.contract.request import SPAWNING_TOOLS
 from gateway.registry.base import AgentRecord
@@ -75,17 +76,26 @@ class Completion:
         admission: Admission,
         events: ApprovalEvents,
         lease_seconds: float,
+        retirer: Retirer | None = None,
     ) -> None:
         self._approvals = approvals
         self._admission = admission
         self._events = events
         self._lease = lease_seconds
+        self._retirer = retirer
 
     def lease_end(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self._lease)
 
     async def settle(self, approving: ApprovalRecord) -> tuple[ApprovalRecord, dict[str, Any]]:
         """Re-check and create as ``approving.attempt``; the final state to move to."""
+        if approving.kind == RETIREMENT:
+            # A retirement proposal: retire the agent instead (re-checked there).
+            if self._retirer is None:
+                return retirement_outcome(approving, None, "retirement is not set up"), {}
+            agent_id, why = await self._retirer.retire_approved(approving)
+            final = retirement_outcome(approving, agent_id, why)
+            return final, {"state": final.state.value, "agent_id": agent_id}
         answer = await self._admission.recheck_and_create(
             approving, approver=approving.decided_by or "", decision_id=approving.attempt
         )

@@ -10,17 +10,47 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.approvals.queue import ApprovalRecord
+from gateway.approvals.queue import ApprovalRecord, ApprovalState
 from gateway.approvals.webhooks import Notifier
 from gateway.audit.log import AuditLog, AuditRecord, RecordType
+from gateway.notifications.events import EventKind, SwarmEvent
+from gateway.notifications.events import Notifier as SwarmNotifier
 from gateway.policy.snapshot import PolicyHolder
 
 __all__ = ["ApprovalEvents"]
 
+#: Final states the swarm hears of (``created`` comes from the creation itself).
+_FINAL_EVENTS = {ApprovalState.DENIED: EventKind.DENIED, ApprovalState.EXPIRED: EventKind.EXPIRED}
+
+
+def _swarm_event(event: EventKind, record: ApprovalRecord) -> SwarmEvent:
+    return SwarmEvent.of(
+        event,
+        tenant=record.tenant,
+        agent=str(record.request.get("name") or ""),
+        agent_id=record.agent_id,
+        kind=record.kind,
+        decision_id=record.decision_id,
+        request_id=record.id,
+        detail={
+            "creator": record.creator,
+            "decided_by": record.decided_by,
+            "reasons": [r.code for r in record.outcome_reasons],
+        },
+    )
+
 
 class ApprovalEvents:
-    def __init__(self, *, audit: AuditLog, notifier: Notifier, policy: PolicyHolder) -> None:
+    def __init__(
+        self,
+        *,
+        audit: AuditLog,
+        notifier: Notifier,
+        policy: PolicyHolder,
+        swarm: SwarmNotifier | None = None,
+    ) -> None:
         self._audit = audit
+        self._swarm = swarm
         self._notifier = notifier
         self._policy = policy
 
@@ -29,6 +59,8 @@ class ApprovalEvents:
     ) -> None:
         """Append the ``approval`` record of ``action`` (durable before this returns)."""
         await self._audit.append(self._audit_record(record, action, actor, note))
+        if action == "approved" and self._swarm is not None:
+            await self._swarm.publish(_swarm_event(EventKind.APPROVED, record))
 
     def _audit_record(
         self, record: ApprovalRecord, action: str, actor: str | None, note: str | None
@@ -54,7 +86,10 @@ class ApprovalEvents:
         )
 
     def notify(self, record: ApprovalRecord) -> None:
-        """Send the final state to the request's callback (in the background)."""
+        """Send the final state to the request's callback and the swarm (in the background)."""
+        event = _FINAL_EVENTS.get(record.state)
+        if event is not None and self._swarm is not None:
+            self._swarm.publish_soon(_swarm_event(event, record))
         self._notifier.notify(
             record.callback_url,
             {

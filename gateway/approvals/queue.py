@@ -52,9 +52,13 @@ class ApprovalState(StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     CREATED = "created"
+    #: A retirement proposal (kind "retirement", gateway.lifecycle) approved and carried out.
+    RETIRED = "retired"
 
 
-FINAL_STATES = frozenset({ApprovalState.DENIED, ApprovalState.EXPIRED, ApprovalState.CREATED})
+FINAL_STATES = frozenset(
+    {ApprovalState.DENIED, ApprovalState.EXPIRED, ApprovalState.CREATED, ApprovalState.RETIRED}
+)
 HALF_DONE = frozenset({ApprovalState.APPROVED, ApprovalState.APPROVING})
 
 

@@ -36,11 +36,13 @@ from gateway.approvals.events import ApprovalEvents
 from gateway.approvals.expiry import Expiry, sweep
 from gateway.approvals.queue import ApprovalRecord, ApprovalState, ApprovalStore, CredentialState
 from gateway.approvals.recovery import Recovery
+from gateway.approvals.retirement import Retirer
 from gateway.approvals.webhooks import Notifier
 from gateway.audit.log import AuditLog
 from gateway.contract.decision import Reason, StageName
 from gateway.errors import Conflict, DependencyError, NotFound, PermissionDenied
 from gateway.identity.authenticator import Principal
+from gateway.notifications.events import Notifier as SwarmNotifier
 from gateway.policy.casbin import Action, Obj
 from gateway.policy.snapshot import PolicyHolder
 
@@ -59,17 +61,20 @@ class ApprovalService:
         audit: AuditLog,
         policy: PolicyHolder,
         notifier: Notifier,
+        swarm: SwarmNotifier | None = None,
         lease_seconds: float = 60.0,
+        retirer: Retirer | None = None,
     ) -> None:
         self._approvals = approvals
         self._admission = admission
         self._policy = policy
-        self._events = ApprovalEvents(audit=audit, notifier=notifier, policy=policy)
+        self._events = ApprovalEvents(audit=audit, notifier=notifier, policy=policy, swarm=swarm)
         self._completion = Completion(
             approvals=approvals,
             admission=admission,
             events=self._events,
             lease_seconds=lease_seconds,
+            retirer=retirer,
         )
         self._expiry = Expiry(approvals=approvals, admission=admission, events=self._events)
         self._recovery = Recovery(

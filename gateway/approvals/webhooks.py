@@ -10,8 +10,6 @@ nothing is sent (an unsigned callback could be forged by anyone).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -27,14 +25,11 @@ from tenacity import (
     wait_exponential,
 )
 
-__all__ = ["Notifier", "signature"]
+from gateway.notifications.signing import SIGNATURE_HEADER, signature
+
+__all__ = ["SIGNATURE_HEADER", "Notifier", "signature"]
 
 logger = logging.getLogger("spawngate.webhooks")
-SIGNATURE_HEADER = "X-Spawngate-Signature"
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class _Refused(Exception):

@@ -170,6 +170,10 @@ class AuditLog(LogReader):
             decision, instance=self._instance, timestamp=timestamp, result=result
         )
 
+    def spooled(self) -> int:
+        """Records written to this process's local spool and not yet in Redis."""
+        return self._spool.count()
+
     # -- writing ---------------------------------------------------------------
 
     async def append(self, record: AuditRecord) -> str:

@@ -101,6 +101,13 @@ class RecordType(StrEnum):
     #: What the reconciler corrected in the quota counters and found out of step
     #: between the registry and the log (gateway.quotas.reconcile).
     RECONCILE = "reconcile"
+    #: An agent retired: an approved retirement proposal, or a ttl that ran out
+    #: (gateway.lifecycle); also a retirement proposed by the sweep.
+    RETIREMENT = "retirement"
+    #: A usage report (tokens, actual $) for an agent (gateway.costs).
+    USAGE = "usage"
+    #: A tenant's settings changed from the web console: who, before and after.
+    SETTINGS = "settings"
 
 
 class AuditRecord(BaseModel):

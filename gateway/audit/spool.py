@@ -70,6 +70,17 @@ class Spool:
         """Whether anything may be spooled: two stat calls, cheap enough for the event loop."""
         return self.path.exists() or self._draining.exists()
 
+    def count(self) -> int:
+        """Records waiting in the spool (for the backlog gauge); 0 without reading when empty."""
+        total = 0
+        for path in (self.path, self._draining):
+            try:
+                with path.open("rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+            except FileNotFoundError:
+                continue
+        return total
+
     def take(self) -> list[SpooledRecord]:
         """Spooled records, oldest first, gathered into .draining until ``drained``."""
         if self.path.exists():

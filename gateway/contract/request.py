@@ -146,7 +146,9 @@ class _Base(BaseModel):
     model: ModelName | None = None
     estimated_cost_per_day: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
     justification: Paragraph | None = None
-    ttl_seconds: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] | None = None
+    #: Ephemeral agents: retired this many seconds after creation. Any positive ttl
+    #: is well-formed; the tenant's ``ttl`` settings allow and cap it (feature stage).
+    ttl_seconds: Annotated[int, Field(ge=1, le=365 * 24 * 3600)] | None = None
     #: Where to POST the final outcome of a request queued for approval (HMAC-signed);
     #: its host must be in the tenant's callback_hosts.
     callback_url: AnyUrl | None = None

@@ -18,12 +18,23 @@ class Obj(StrEnum):
     SME = "sme"
     APPROVAL = "approval"
     DECISION = "decision"
+    #: Usage reports of an agent (tokens, actual $): gateway.costs.
+    USAGE = "usage"
+    #: The swarm's cost figures (GET /v1/metrics/swarm).
+    COST = "cost"
+    #: Swarm-notification dead letters (GET /v1/notifications/dead-letters): admins only.
+    NOTIFICATION = "notification"
+    #: A tenant's settings as the web console shows and changes them: admins only.
+    SETTINGS = "settings"
+    #: Blueprints (templates/) as the web console shows them: admins only.
+    TEMPLATE = "template"
 
 
 class Action(StrEnum):
     CREATE = "create"
     DECIDE = "decide"
     READ = "read"
+    REPORT = "report"
 
 
 @dataclass(frozen=True, slots=True)

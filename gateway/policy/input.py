@@ -80,6 +80,9 @@ class UsageFacts(TypedDict):
 class SwarmFacts(TypedDict):
     #: Active agents of the tenant that already offer every requested capability.
     covering_agents: list[str]
+    #: Estimated $/day of the tenant's active agents before this creation
+    #: (gateway.costs; policies/spawngate/approval SG-APPROVAL-004 adds this agent's).
+    active_cost_per_day: float
 
 
 class DangerFacts(TypedDict):

@@ -38,6 +38,7 @@ from gateway.policy.files import PolicyFiles, load_policy_files, visible_files
 from gateway.policy.opa import OpaEngine
 from gateway.policy.tooling.check import Problem, check_policies
 from gateway.settings import PolicyEngineKind, Settings
+from gateway.telemetry import Metrics
 
 __all__ = ["PolicyHolder", "PolicyRejected", "PolicySnapshot", "load_snapshot", "revision_of"]
 
@@ -166,9 +167,14 @@ def _fingerprint(*dirs: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 class PolicyHolder:
-    def __init__(self, settings: Settings, current: PolicySnapshot) -> None:
+    def __init__(
+        self, settings: Settings, current: PolicySnapshot, *, metrics: Metrics | None = None
+    ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self.current = current
+        if metrics is not None:
+            metrics.set_revision(current.revision, current.engine.name)
         #: The shadow (candidate) revision, if shadow mode is on and it loads.
         self.shadow: PolicySnapshot | None = None
         self.shadow_error: str | None = None
@@ -223,6 +229,8 @@ class PolicyHolder:
             # OSError: a file removed or unreadable mid-load; the watcher tries again later.
             except (PolicyRejected, ValueError, OSError) as exc:
                 self.last_error = str(exc)
+                if self._metrics is not None:
+                    self._metrics.hot_reloads.labels("rejected").inc()
                 logger.error(
                     "policy reload refused; revision %s keeps deciding: %s",
                     self.current.revision,
@@ -236,6 +244,9 @@ class PolicyHolder:
             previous, self.current = self.current, candidate
             self.last_error = None
             self.reloads += 1
+            if self._metrics is not None:
+                self._metrics.hot_reloads.labels("applied").inc()
+                self._metrics.set_revision(candidate.revision, candidate.engine.name)
             logger.info("policy revision %s replaces %s", candidate.revision, previous.revision)
             await previous.engine.aclose()
             return True

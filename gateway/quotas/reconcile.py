@@ -64,6 +64,7 @@ from gateway.quotas.ledger import Correction, QuotaLedger
 from gateway.registry.agreement import Discrepancy, compare, remove_failed
 from gateway.registry.base import AgentRecord, Registry
 from gateway.storage.redis import RedisStore, redis_errors
+from gateway.telemetry import Metrics
 
 __all__ = ["Discrepancy", "ReconcileReport", "Reconciler"]
 
@@ -119,6 +120,7 @@ class Reconciler:
     #: Tenants to look in besides those seen in the log and the counters.
     tenants: frozenset[str]
     instance: str
+    metrics: Metrics | None = None
 
     def named(self, instance: str) -> Reconciler:
         """The same reconciler, recording under another instance label (e.g. "cli")."""
@@ -128,11 +130,15 @@ class Reconciler:
         """Reconcile now, then every ``interval`` seconds (a background task)."""
         while True:
             try:
-                await self.run_once()
+                report = await self.run_once()
             except SpawngateError as exc:
                 # A dependency is down: counters stay as they are (high errs on
                 # the side of refusing) and the next run tries again.
                 logger.warning("reconcile failed (%s): %s", exc.code, exc.reason)
+            else:
+                if self.metrics is not None:
+                    fixed = len(report.corrections) + len(report.removed)
+                    self.metrics.reconciler_corrections.inc(fixed)
             await asyncio.sleep(interval)
 
     async def run_once(self) -> ReconcileReport:

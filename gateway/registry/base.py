@@ -16,6 +16,7 @@ __all__ = [
     "AgentFilter",
     "AgentRecord",
     "Registry",
+    "Retiring",
     "is_active",
 ]
 
@@ -57,6 +58,13 @@ class AgentRecord(BaseModel):
     depth: int
     created_at: datetime
     decision_id: str
+    #: When the agent was last active (``POST /v1/agents/{name}/activity``, or as an
+    #: HTTP registry reports it); None if never. The retirement sweep measures
+    #: idleness from it, or from ``created_at`` (gateway.lifecycle).
+    last_activated_at: datetime | None = None
+    #: The signed admission receipt of this creation (gateway.receipts); None for an
+    #: agent registered before receipts, or around the gateway.
+    receipt: str | None = None
 
 
 def is_active(record: AgentRecord, now: datetime) -> bool:
@@ -131,4 +139,26 @@ class Abandoning(Protocol):
         """Remove the agent only if ``record.decision_id`` created it, and refuse that
         creation if it arrives later; True if an agent was removed. Raises a
         DependencyError if the registry could not be reached."""
+        ...
+
+
+@runtime_checkable
+class Retiring(Protocol):
+    """A registry that keeps activity and can retire agents (gateway.lifecycle).
+
+    The built-in registry is one; the HTTP registry's contract has neither, so
+    with it the sweep only reads ``last_activated_at`` if the registry reports it
+    and retires nothing (README, "Retirement and ephemeral agents")."""
+
+    async def touch(self, tenant: str, name: str, at: datetime) -> AgentRecord | None:
+        """Record that the agent was active at ``at`` (never moving back); the agent
+        as it is now, or None if there is no such agent."""
+        ...
+
+    async def retire(self, record: AgentRecord) -> bool:
+        """Remove the agent ``record.decision_id`` created; True for exactly one caller."""
+        ...
+
+    async def expiring(self, until: datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, name) of agents whose ttl ends at or before ``until``, soonest first."""
         ...

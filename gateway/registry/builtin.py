@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -60,6 +61,8 @@ class BuiltinRegistry:
         self._store = store
         self._create = store.client.register_script(schema.AGENT_CREATE)
         self._abandon = store.client.register_script(schema.AGENT_ABANDON)
+        self._touch = store.client.register_script(schema.AGENT_TOUCH)
+        self._retire = store.client.register_script(schema.AGENT_RETIRE)
         self._abandon_seconds = abandon_seconds
         # The deadline is the client's own: how long it waits for an answer.
         kwargs = store.client.connection_pool.connection_kwargs
@@ -72,17 +75,20 @@ class BuiltinRegistry:
             keys.agent(record.tenant, record.name),
             keys.agent_names(record.tenant),
             keys.agent_tombstone(record.tenant, record.decision_id),
+            keys.agents_expiring(),
             *(keys.agent_capability(record.tenant, c) for c in record.capabilities),
         ]
 
     async def create(self, record: AgentRecord) -> AgentRecord:
         deadline_ms = int((time.time() + self._timeout) * 1000)
+        expires = record.expires_at
         args: list[str | int] = [
             record.model_dump_json(),
             record.name,
             record.decision_id,
             deadline_ms,
-            *record.capabilities,
+            "" if expires is None else repr(expires.timestamp()),
+            record.id,
         ]
         try:
             async with redis_errors(stage="create"):
@@ -150,14 +156,18 @@ class BuiltinRegistry:
                 async with redis_errors(stage="create"):
                     removed = await self._abandon(
                         keys=self._keys(record),
-                        args=[record.name, record.decision_id, _TOMBSTONE_SECONDS],
+                        args=[record.name, record.decision_id, _TOMBSTONE_SECONDS, record.id],
                     )
         return int(removed) == 1
 
     async def get(self, tenant: str, name: str) -> AgentRecord | None:
+        keys = self._store.keys
         async with redis_errors():
-            raw = await self._store.client.get(self._store.keys.agent(tenant, name))
-        return None if raw is None else AgentRecord.model_validate_json(raw)
+            pipe = self._store.client.pipeline(transaction=False)
+            pipe.get(keys.agent(tenant, name))
+            pipe.hget(keys.agent_activity(tenant), name)
+            raw, seen = await pipe.execute()
+        return None if raw is None else _with_activity(AgentRecord.model_validate_json(raw), seen)
 
     async def exists(self, tenant: str, name: str) -> bool:
         async with redis_errors():
@@ -187,10 +197,54 @@ class BuiltinRegistry:
             if not names:
                 return []
             raws = await self._store.client.mget([self._store.keys.agent(tenant, n) for n in names])
-        records = [AgentRecord.model_validate_json(r) for r in raws if r is not None]
+            seen = await self._store.client.hmget(keys.agent_activity(tenant), names)
+        records = [
+            _with_activity(AgentRecord.model_validate_json(r), at)
+            for r, at in zip(raws, seen, strict=True)
+            if r is not None
+        ]
         if where is not None and narrowed:
             records = [r for r in records if where.matches(r)][:limit]
         return records
 
+    async def touch(self, tenant: str, name: str, at: datetime) -> AgentRecord | None:
+        keys = self._store.keys
+        async with redis_errors():
+            found = await self._touch(
+                keys=[keys.agent(tenant, name), keys.agent_activity(tenant)],
+                args=[name, repr(at.timestamp())],
+            )
+        return await self.get(tenant, name) if int(found) == 1 else None
+
+    async def retire(self, record: AgentRecord) -> bool:
+        keys = self._store.keys
+        async with redis_errors(stage="retire"):
+            removed = await self._retire(
+                keys=[
+                    keys.agent(record.tenant, record.name),
+                    keys.agent_names(record.tenant),
+                    keys.agent_activity(record.tenant),
+                    keys.agents_expiring(),
+                    *(keys.agent_capability(record.tenant, c) for c in record.capabilities),
+                ],
+                args=[record.name, record.decision_id, record.id],
+            )
+        return int(removed) == 1
+
+    async def expiring(self, until: datetime, limit: int) -> list[tuple[str, str]]:
+        async with redis_errors():
+            ids = await self._store.client.zrangebyscore(
+                self._store.keys.agents_expiring(), "-inf", until.timestamp(), start=0, num=limit
+            )
+        return [(t, n) for t, _, n in (str(i).partition("/") for i in ids)]
+
     async def aclose(self) -> None:
         return None
+
+
+def _with_activity(record: AgentRecord, seen: object) -> AgentRecord:
+    """The record with its last activity (kept beside it, so a touch never rewrites it)."""
+    if seen is None:
+        return record
+    at = datetime.fromtimestamp(float(str(seen)), UTC)
+    return record.model_copy(update={"last_activated_at": at})

@@ -15,8 +15,13 @@ from typing import Literal
 __all__ = [
     "AGENT_ABANDON",
     "AGENT_CREATE",
+    "AGENT_RETIRE",
+    "AGENT_TOUCH",
     "APPROVAL_TRANSITION",
     "AUDIT_APPEND",
+    "COST_CREATED",
+    "COST_RETIRED",
+    "COST_USAGE",
     "QUOTA_REBUILD",
     "QUOTA_RELEASE",
     "QUOTA_RESERVE",
@@ -125,6 +130,21 @@ class Keys:
         """Refuses the creation of an abandoned decision."""
         return self.join("reg", tenant, "abandoned", decision_id)
 
+    def agent_activity(self, tenant: str) -> str:
+        """When each agent of a tenant was last active: name -> epoch seconds."""
+        return self.join("reg", tenant, "activity")
+
+    def agents_expiring(self) -> str:
+        """Agents with a ttl, in every tenant: agent id scored by its expiry (epoch seconds)."""
+        return self.join("reg", "expiring")
+
+    # -- retirement and ephemeral agents (gateway.lifecycle) -----------------
+
+    def retirement_claim(self, tenant: str, decision_id: str) -> str:
+        """Held while a retirement of the agent created by ``decision_id`` is proposed:
+        one proposal per agent, whichever replica sweeps."""
+        return self.join("life", tenant, "retire", decision_id)
+
     # -- quotas (gateway.quotas) ---------------------------------------------
 
     def quota_window(self, scope: str, window: str, bucket: int) -> str:
@@ -153,6 +173,52 @@ class Keys:
         """The tenant in a counter key: <prefix>:q:<scope>:<tenant>[:...] ("" if none)."""
         parts = counter_key.split(":")
         return parts[3] if len(parts) > 4 and parts[2] in ("tenant", "root", "agent") else ""
+
+    # -- swarm notifications (gateway.notifications) --------------------------
+
+    def swarm_events(self, tenant: str) -> str:
+        """A tenant's stream of swarm events (any consumer may XREAD it)."""
+        return self.join("swarm", tenant, "events")
+
+    def swarm_outbox(self) -> str:
+        """The stream of webhook deliveries not yet made (consumer group "delivery")."""
+        return self.join("swarm", "outbox")
+
+    def swarm_dead_letters(self) -> str:
+        """The stream of webhook deliveries given up after every retry."""
+        return self.join("swarm", "dead")
+
+    # -- cost tracking (gateway.costs) ---------------------------------------
+
+    def cost_active(self, tenant: str) -> str:
+        """Hash: each active agent of the tenant -> its estimated $/day."""
+        return self.join("cost", tenant, "active")
+
+    def cost_active_total(self, tenant: str) -> str:
+        """The sum of ``cost_active``, kept beside it so reading it is one GET."""
+        return self.join("cost", tenant, "active", "total")
+
+    def cost_day(self, tenant: str, day: str) -> str:
+        """Hash of one ISO day's figures: spawned, retired, total, estimated, actual, tokens."""
+        return self.join("cost", tenant, "day", day)
+
+    def cost_day_spenders(self, tenant: str, day: str, by: str, measure: str) -> str:
+        """Sorted set of one day's usage by agent or creator (``by``), in cost or tokens."""
+        return self.join("cost", tenant, "day", day, by, measure)
+
+    def cost_days(self, tenant: str) -> str:
+        """Sorted set of the ISO days that have figures, scored by day ordinal."""
+        return self.join("cost", tenant, "days")
+
+    # -- the web console (gateway.fronts.console) ----------------------------
+
+    def console_session(self, session_id: str) -> str:
+        """One signed-in console user (JSON: principal, CSRF token), with an expiry."""
+        return self.join("console", "session", session_id)
+
+    def settings_overrides(self) -> str:
+        """Hash: tenant -> JSON of the settings the console changed over the config file."""
+        return self.join("settings", "overrides")
 
     # -- everything else -----------------------------------------------------
 
@@ -264,8 +330,10 @@ return out
 # for one name exactly one is created (registered and indexed in one step); a
 # creation is never applied after its deadline (Redis's clock) nor after it was
 # abandoned (tombstone).
-# KEYS: record key, names index, tombstone, capability index keys...
-# ARGV: record json, name, decision id, deadline (ms since the epoch), capabilities...
+# A ttl agent enters the expiring index in the same step (gateway.lifecycle).
+# KEYS: record key, names index, tombstone, expiring index, capability index keys...
+# ARGV: record json, name, decision id, deadline (ms since the epoch), expiry
+# (epoch seconds, '' for none), agent id.
 # Returns 1 created, 0 name taken, 2 already created by this decision (a
 # repeated call), -1 too late (the caller gave up), -2 abandoned.
 AGENT_CREATE = """
@@ -286,8 +354,11 @@ if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
-for i = 3, #ARGV - 2 do
-  redis.call('SADD', KEYS[i + 1], ARGV[2])
+for i = 5, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[2])
+end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
 end
 return 1
 """
@@ -295,7 +366,7 @@ return 1
 # Abandon a creation whose answer was lost. Guarantees: the creation, should it
 # still arrive, is refused (tombstone), and an agent is removed only if this
 # decision created it. KEYS: as AGENT_CREATE. ARGV: name, decision id,
-# tombstone ttl. Returns 1 if removed.
+# tombstone ttl, agent id. Returns 1 if removed.
 AGENT_ABANDON = """
 redis.call('SET', KEYS[3], '1', 'EX', ARGV[3])
 local existing = redis.call('GET', KEYS[1])
@@ -304,7 +375,44 @@ if not existing or cjson.decode(existing)['decision_id'] ~= ARGV[2] then
 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
-for i = 4, #KEYS do
+redis.call('ZREM', KEYS[4], ARGV[4])
+for i = 5, #KEYS do
+  redis.call('SREM', KEYS[i], ARGV[1])
+end
+return 1
+"""
+
+# Record that an agent was active. Guarantees: only for a registered agent, and
+# the time never moves back (a late report does not make an agent look idle).
+# KEYS: record key, activity hash. ARGV: name, when (epoch seconds).
+# Returns 1 if the agent exists.
+AGENT_TOUCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local seen = redis.call('HGET', KEYS[2], ARGV[1])
+if not seen or tonumber(seen) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+return 1
+"""
+
+# Retire an agent. Guarantees: removed, unindexed and forgotten in one step, and
+# only the agent of that decision (not a namesake created since); exactly one
+# caller gets 1, so slots are released and the retirement logged once whichever
+# replica or sweep gets there first.
+# KEYS: record key, names index, activity hash, expiring index, capability
+# index keys... ARGV: name, decision id, agent id. Returns 1 if removed.
+AGENT_RETIRE = """
+local existing = redis.call('GET', KEYS[1])
+if not existing or cjson.decode(existing)['decision_id'] ~= ARGV[2] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[3])
+for i = 5, #KEYS do
   redis.call('SREM', KEYS[i], ARGV[1])
 end
 return 1
@@ -374,4 +482,80 @@ for i = 3, #ARGV, 2 do
 end
 redis.call('SET', KEYS[2], ARGV[#ARGV - 1])
 return {'OK', ARGV[#ARGV - 1], now[1], now[2]}
+"""
+
+
+# The cost scripts add floats with GET/SET rather than INCRBYFLOAT and
+# HINCRBYFLOAT: Redis 6.2 (the embedded server) rewrites those two for the AOF
+# and crashed in feedAppendOnlyFile running them inside a script.
+# Cost tracking: an agent starts counting against its tenant's estimated daily
+# total. Guarantees: an agent is counted once however often it is reported
+# (a resumed approval creates it again), and the running total, the day's
+# spawned count and the day's closing figures (total agents, estimated $/day)
+# change in the same step; days older than the retention leave the index.
+# KEYS: active hash, active total, day hash, days index.
+# ARGV: agent name, estimated $/day, ISO day, day ordinal, retention in days.
+# Returns {1 if counted now else 0, the tenant's total after}.
+COST_CREATED = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return {0, redis.call('GET', KEYS[2]) or '0'}
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local sum = tonumber(redis.call('GET', KEYS[2]) or '0') + tonumber(ARGV[2])
+local total = string.format('%.17g', sum)
+redis.call('SET', KEYS[2], total)
+redis.call('HINCRBY', KEYS[3], 'spawned', 1)
+redis.call('HSET', KEYS[3], 'total', redis.call('HLEN', KEYS[1]), 'estimated', total)
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]) * 86400)
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[5]))
+return {1, total}
+"""
+
+# Cost tracking: a retired agent stops counting. Guarantees: an agent is taken
+# off once (a second retirement changes nothing), the total never goes below
+# zero and is exactly zero when no agent is left (no float residue), and the
+# day's retired count and closing figures change in the same step.
+# KEYS as COST_CREATED. ARGV: agent name, ISO day, day ordinal, retention in days.
+# Returns {1 if taken off now else 0, the tenant's total after}.
+COST_RETIRED = """
+local cost = redis.call('HGET', KEYS[1], ARGV[1])
+if not cost then
+  return {0, redis.call('GET', KEYS[2]) or '0'}
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local total = tonumber(redis.call('GET', KEYS[2]) or '0') - tonumber(cost)
+redis.call('SET', KEYS[2], string.format('%.17g', total))
+if total < 0 or redis.call('HLEN', KEYS[1]) == 0 then
+  total = 0
+  redis.call('SET', KEYS[2], '0')
+end
+redis.call('HINCRBY', KEYS[3], 'retired', 1)
+redis.call('HSET', KEYS[3], 'total', redis.call('HLEN', KEYS[1]), 'estimated', tostring(total))
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]) * 86400)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return {1, tostring(total)}
+"""
+
+# Cost tracking: one usage report. Guarantees: the tenant's day, the agent's
+# and the creator's figures all take the report or none does, and expire with
+# the retention.
+# KEYS: day hash, days index, then the day's sorted sets: agent cost, agent
+# tokens, creator cost, creator tokens.
+# ARGV: agent, creator, tokens, cost, ISO day, day ordinal, retention in days.
+# Returns the agent's figures of the day so far: {tokens, cost}.
+COST_USAGE = """
+local actual = tonumber(redis.call('HGET', KEYS[1], 'actual') or '0') + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'actual', string.format('%.17g', actual))
+redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'reports', 1)
+local cost = redis.call('ZINCRBY', KEYS[3], ARGV[4], ARGV[1])
+local tokens = redis.call('ZINCRBY', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZINCRBY', KEYS[5], ARGV[4], ARGV[2])
+redis.call('ZINCRBY', KEYS[6], ARGV[3], ARGV[2])
+for i = 1, #KEYS do
+  if i ~= 2 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[7]) * 86400) end
+end
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+return {tokens, cost}
 """

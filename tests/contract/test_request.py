@@ -52,7 +52,7 @@ def test_alias_and_canonical_that_agree_are_accepted() -> None:
             "estimated_cost_per_day",
             "greater than or equal",
         ),
-        ({"name": "ok-name", "ttl_seconds": 5}, "ttl_seconds", "greater than or equal"),
+        ({"name": "ok-name", "ttl_seconds": 0}, "ttl_seconds", "greater than or equal"),
         ({"name": "ok-name", "next_agent": "a/b/c"}, "next_agent", "tenant/name"),
         ({"name": "ok-name", "tenant": "Not A Tenant"}, "tenant", "must match"),
     ],

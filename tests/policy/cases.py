@@ -50,7 +50,7 @@ BASE: dict[str, Any] = {
         "depth": 1,
     },
     "usage": {"tenant_active": 1, "tenant_day": 1},
-    "swarm": {"covering_agents": []},
+    "swarm": {"covering_agents": [], "active_cost_per_day": 0},
     "danger": {"score": 0.05, "categories": []},
 }
 
@@ -161,6 +161,15 @@ CASES: list[Case] = [
     ),
     Case(
         "cost-review", {"effective": {"estimated_cost_per_day": 11}}, review=_f("SG-APPROVAL-004")
+    ),
+    # The tenant's estimated daily total after this creation (8 + 3) above its limit (10).
+    Case("cost-total-review", {"swarm": {"active_cost_per_day": 8}}, review=_f("SG-APPROVAL-004")),
+    Case(
+        "cost-no-total-fact",
+        {},
+        deny=_f("SG-INPUT-001"),
+        review=_f("SG-APPROVAL-004"),
+        remove=(("swarm", "active_cost_per_day"),),
     ),
     Case(
         "auto-approve-unmet",

@@ -31,6 +31,7 @@ CONFIG = """tenants:
       per_tenant: {{per_minute: 1000, per_hour: 1000, per_day: 1000}}
       max_active_agents: 1000
     lineage: {{max_depth: 3, max_descendants_per_root: 1000, root_spawns_per_minute: 1000}}
+    max_cost_per_day: 1000
 {extra}
   globex:
     enabled: true

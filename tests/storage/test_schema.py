@@ -122,6 +122,9 @@ def test_every_script_says_what_it_guarantees() -> None:
         (lambda k: k.agent_names("acme"), "sg:reg:acme:names"),
         (lambda k: k.agent_capability("acme", "search"), "sg:reg:acme:cap:search"),
         (lambda k: k.agent_tombstone("acme", "dec_1"), "sg:reg:acme:abandoned:dec_1"),
+        (lambda k: k.agent_activity("acme"), "sg:reg:acme:activity"),
+        (lambda k: k.agents_expiring(), "sg:reg:expiring"),
+        (lambda k: k.retirement_claim("acme", "dec_1"), "sg:life:acme:retire:dec_1"),
         (lambda k: k.quota_window(agent_scope("acme", "p"), "hour", 7), "sg:q:agent:acme:p:hour:7"),
         (lambda k: k.quota_held(tenant_scope("acme"), "active"), "sg:q:tenant:acme:active"),
         (
@@ -134,6 +137,14 @@ def test_every_script_says_what_it_guarantees() -> None:
         (lambda k: k.idempotency("acme", "p", "d"), "sg:idem:acme:p:d"),
         (lambda k: k.llm_review("d"), "sg:llm:d"),
         (lambda k: k.reconcile_reported(), "sg:reconcile:reported"),
+        (lambda k: k.cost_active("acme"), "sg:cost:acme:active"),
+        (lambda k: k.cost_active_total("acme"), "sg:cost:acme:active:total"),
+        (lambda k: k.cost_day("acme", "2026-05-01"), "sg:cost:acme:day:2026-05-01"),
+        (
+            lambda k: k.cost_day_spenders("acme", "2026-05-01", "agent", "cost"),
+            "sg:cost:acme:day:2026-05-01:agent:cost",
+        ),
+        (lambda k: k.cost_days("acme"), "sg:cost:acme:days"),
     ],
 )
 def test_key_names_are_stable(built: Callable[[Keys], str], expected: str) -> None:

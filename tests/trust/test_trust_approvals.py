@@ -119,14 +119,20 @@ async def test_trust_10_approved_key_goes_to_the_creator_once_never_the_approver
         )
         assert again.status_code == 200 and "agent_api_key" not in again.json()
         assert again.json()["credential"] == "delivered"
-        # The key works: the new agent may create SMEs as itself.
+        # The key works: the new agent may create SMEs as itself (queued: the tenant's
+        # estimated daily total, 12 + 1, is above its limit of 10; gateway.costs).
         sme = await c.post(
             "/v1/create_sme",
             json={"name": "child-sme", "expertise": "x"},
             headers={"Authorization": f"Bearer {key}"},
         )
-        assert sme.status_code == 201, sme.json()
-        assert sme.json()["agent"]["parent"] == "acme/sub-orch"
+        assert sme.status_code == 202, sme.json()
+        assert "SG-APPROVAL-004" in {r["code"] for r in sme.json()["reasons"]}
+        child = await c.post(
+            f"/v1/approvals/{sme.json()['request_id']}/approve", headers=bearer("alice")
+        )
+        assert child.status_code == 200, child.json()
+        assert child.json()["decision"]["agent"]["parent"] == "acme/sub-orch"
         assert not any(key in value for value in await _redis_dump(gw))
 
 

@@ -21,8 +21,11 @@ from gateway.admission.context import AdmissionContext
 from gateway.admission.stage import StageOutcome
 from gateway.contract.decision import StageName, StageStatus
 from gateway.contract.request import SPAWNING_TOOLS, SmeRequest
+from gateway.costs.ledger import CostLedger
 from gateway.errors import DependencyError, DependencyUnavailable
 from gateway.identity.authenticator import Authenticator
+from gateway.receipts.issuer import ReceiptIssuer
+from gateway.registry.a2a import card_url
 from gateway.registry.base import (
     INDETERMINATE,
     ROLLED_BACK,
@@ -39,9 +42,20 @@ logger = logging.getLogger("spawngate.create")
 class CreateStage:
     name = StageName.CREATE
 
-    def __init__(self, registry: Registry, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        authenticator: Authenticator,
+        costs: CostLedger,
+        *,
+        receipts: ReceiptIssuer | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self._registry = registry
         self._auth = authenticator
+        self._costs = costs
+        self._receipts = receipts
+        self._public_url = public_url
 
     def record(self, ctx: AdmissionContext, now: datetime) -> AgentRecord:
         request = ctx.need_request()
@@ -79,10 +93,34 @@ class CreateStage:
             decision_id=ctx.decision_id,
         )
 
+    def _with_receipt(self, ctx: AdmissionContext, record: AgentRecord) -> AgentRecord:
+        """The record with its signed receipt (gateway.receipts), before the registry sees
+        it: a registry that keeps manifests (kagent) carries it as an annotation."""
+        if self._receipts is None:
+            return record
+        token = self._receipts.issue(
+            decision_id=record.decision_id,
+            tenant=record.tenant,
+            name=record.name,
+            creator=record.created_by,
+            # As the decision record's ``input`` holds it (gateway.admission.recording).
+            request=ctx.need_request().model_dump(mode="json", exclude_none=True),
+            policy_revision=ctx.engine_revision or ctx.need_policy().revision,
+            tools=record.tools,
+            now=record.created_at,
+            agent_expires_at=record.expires_at,
+        )
+        return record.model_copy(update={"receipt": token})
+
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
-        record = await self._registry.create(self.record(ctx, datetime.now(UTC)))
+        record = self._with_receipt(ctx, self.record(ctx, datetime.now(UTC)))
+        record = await self._registry.create(record)
         ctx.created = record.model_dump(mode="json")
-        facts: dict[str, object] = {"agent_id": record.id, "registry": self._registry.name}
+        facts: dict[str, object] = {
+            "agent_id": record.id,
+            "registry": self._registry.name,
+            "a2a_card_url": card_url(record.tenant, record.name, self._public_url),
+        }
         if SPAWNING_TOOLS & set(record.tools) and ctx.defer_credential:
             facts["credential_deferred"] = True
         elif SPAWNING_TOOLS & set(record.tools):
@@ -98,7 +136,23 @@ class CreateStage:
                 ctx.created = None
                 raise await self._take_back(record, exc) from exc
             facts["credential_issued"] = True
+        facts["tenant_cost_per_day"] = await self._count_cost(record)
         return StageOutcome(StageStatus.PASS, facts=facts)
+
+    async def _count_cost(self, record: AgentRecord) -> float | None:
+        """Count the agent in its tenant's estimated daily total (gateway.costs).
+
+        The agent exists by now: a Redis failure here must not tell the caller it
+        was not created, so it is logged and the stage's fact is None (the total
+        then lacks this agent: an error on the side of fewer cost reviews, logged).
+        """
+        try:
+            return await self._costs.record_created(
+                record.tenant, record.name, record.estimated_cost_per_day, at=record.created_at
+            )
+        except DependencyError as exc:
+            logger.error("could not count the cost of %s: %s", record.id, exc)
+            return None
 
     async def _take_back(self, record: AgentRecord, cause: DependencyError) -> DependencyError:
         """Abandon a creation the caller will be told failed; say whether that worked."""

@@ -37,6 +37,20 @@ class FeatureStage:
                 code="callback_not_allowed",
                 stage="feature",
             )
+        ttl = ctx.request.ttl_seconds if ctx.request is not None else None
+        if ttl is not None and (not settings.ttl.allowed or ttl > settings.ttl.max_seconds):
+            # Ephemeral agents (gateway.lifecycle): the tenant allows and caps the ttl.
+            limit = (
+                "ttl.allowed is false"
+                if not settings.ttl.allowed
+                else f"ttl.max_seconds is {settings.ttl.max_seconds}"
+            )
+            raise InvalidRequest(
+                f"ttl_seconds {ttl} is not allowed for tenant '{principal.tenant}' ({limit})",
+                problems=[FieldProblem("ttl_seconds", f"over the tenant's limit: {limit}")],
+                code="ttl_not_allowed",
+                stage="feature",
+            )
         return StageOutcome(
             StageStatus.PASS,
             facts={

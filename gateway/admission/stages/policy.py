@@ -7,6 +7,7 @@ from gateway.admission.stage import StageOutcome
 from gateway.admission.stages.rego import outcome_of, shadow_verdict
 from gateway.config import DedupMode
 from gateway.contract.decision import StageName
+from gateway.costs.ledger import CostLedger
 from gateway.policy.engine import Entrypoint
 from gateway.policy.input import SwarmFacts, admission_input
 from gateway.registry.base import Registry
@@ -18,9 +19,11 @@ __all__ = ["PolicyStage"]
 class PolicyStage:
     name = StageName.POLICY
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, costs: CostLedger) -> None:
         #: Where the swarm facts come from; a registry failure fails the request closed.
         self._registry = registry
+        #: The tenant's estimated daily total; a Redis failure fails the request closed.
+        self._costs = costs
 
     async def _swarm(self, ctx: AdmissionContext) -> SwarmFacts:
         """Facts about the tenant's existing agents (input.swarm, policies/spawngate/dedup)."""
@@ -30,7 +33,8 @@ class PolicyStage:
             covering = await covering_agents(
                 self._registry, ctx.need_principal().tenant, ctx.need_effective().capabilities
             )
-        return {"covering_agents": covering}
+        active_cost = await self._costs.active_total(ctx.need_principal().tenant)
+        return {"covering_agents": covering, "active_cost_per_day": active_cost}
 
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
         snapshot = ctx.need_policy()

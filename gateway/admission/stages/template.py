@@ -51,9 +51,12 @@ class TemplateStage:
             or settings.default_model
             or DEFAULT_MODEL
         )
-        cost = request.estimated_cost_per_day
-        if cost is None:
-            cost = blueprint.estimated_cost_per_day if blueprint else 0.0
+        # A request may state its own estimate, but never below its template's: the
+        # larger one counts (a lower figure would slip an agent past the cost review).
+        cost = max(
+            request.estimated_cost_per_day or 0.0,
+            blueprint.estimated_cost_per_day if blueprint else 0.0,
+        )
         ctx.effective = EffectiveAgent(
             template=name,
             template_found=blueprint is not None,

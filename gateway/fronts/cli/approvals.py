@@ -76,7 +76,7 @@ def approvals_approve(
     )
     for reason in record.outcome_reasons:
         typer.echo(f"  {reason.code}: {reason.message}")
-    raise typer.Exit(0 if record.state.value == "created" else 1)
+    raise typer.Exit(0 if record.state.value in ("created", "retired") else 1)
 
 
 @approvals_app.command("deny")

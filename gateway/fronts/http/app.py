@@ -14,32 +14,59 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from gateway.fronts.console import install as install_console
 from gateway.fronts.http.errors import install_error_handlers
-from gateway.fronts.http.routes import admission, agents, approvals, decisions, health
+from gateway.fronts.http.routes import (
+    admission,
+    agents,
+    approvals,
+    costs,
+    decisions,
+    health,
+    metrics,
+    notifications,
+    wellknown,
+)
 from gateway.fronts.http.shapes import RequestIdMiddleware
+from gateway.fronts.mcp.http import McpHttp
 from gateway.runtime import Gateway
 from gateway.settings import Settings
 
 __all__ = ["create_app"]
 
 #: The order matters only where paths overlap (see ``routes.agents``).
-ROUTERS = (admission, approvals, decisions, agents, health)
+ROUTERS = (
+    admission,
+    approvals,
+    decisions,
+    agents,
+    costs,
+    health,
+    metrics,
+    notifications,
+    wellknown,
+)
 
 
 def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> FastAPI:
     """Build the app. Pass ``gateway`` to share one (and its Redis) between apps in
     tests: its owner starts and stops it, the app's lifespan leaves it alone."""
 
+    # MCP over streamable HTTP (gateway/fronts/mcp): its sessions live in the app's lifespan.
+    mcp = McpHttp()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if gateway is not None:
-            yield
+            async with mcp.running():
+                yield
             return
         gw = Gateway.build(settings or Settings())
         app.state.gateway = gw
         try:
             await gw.start()
-            yield
+            async with mcp.running():
+                yield
         finally:
             await gw.stop()
 
@@ -55,4 +82,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.add_middleware(RequestIdMiddleware)
     for routes in ROUTERS:
         app.include_router(routes.router)
+    app.router.routes.append(mcp.route())
+    # The web console (gateway/fronts/console): its pages stay out of the OpenAPI document.
+    install_console(app)
     return app

@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from prometheus_client import multiprocess
 
 from gateway.fronts.http.app import create_app
 from gateway.settings import Settings
+from gateway.telemetry import configure_logging
 
 __all__ = ["listening_socket", "serve"]
 
@@ -56,12 +61,21 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
 
 def _config(settings: Settings) -> uvicorn.Config:
     # uvloop and httptools when installed (they are dependencies): "auto" picks them.
+    # log_config=None: uvicorn's lines go through the structured logging set up by
+    # configure_logging, not through handlers of its own.
     return uvicorn.Config(
-        create_app(settings), log_level="info", loop="auto", http="auto", lifespan="on"
+        create_app(settings),
+        log_level="info",
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        log_config=None,
     )
 
 
 def _worker(settings: Settings) -> None:
+    # A spawned process starts with no logging configured.
+    configure_logging(settings.log_format)
     sock = listening_socket(settings.host, settings.port, reuse_port=True)
     uvicorn.Server(_config(settings)).run(sockets=[sock])
 
@@ -85,6 +99,17 @@ class _Supervisor:
         self._workers: list[BaseProcess] = []
         self._stopping = False
 
+    def _metrics_dir(self) -> None:
+        """Every worker's metrics in files, so that a scrape of any worker sums them all.
+
+        Set before the first worker starts (they inherit the environment) and
+        emptied first: values of workers from an earlier run must not be added in.
+        """
+        directory = Path(self._settings.data_dir) / "metrics"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
     def _start_one(self) -> BaseProcess:
         process = self._context.Process(
             target=_worker, args=(self._settings,), name="spawngate-worker", daemon=False
@@ -99,6 +124,7 @@ class _Supervisor:
     def run(self) -> None:
         previous = {s: signal.signal(s, self._stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self._metrics_dir()
             self._workers = [self._start_one() for _ in range(self._count)]
             while not self._stopping:
                 for index, process in enumerate(self._workers):
@@ -108,6 +134,9 @@ class _Supervisor:
                             process.pid,
                             process.exitcode,
                         )
+                        if process.pid is not None:
+                            # Its live gauges stop counting; its counters stay summed.
+                            multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
                         time.sleep(_RESTART_PAUSE_SECONDS)
                         self._workers[index] = self._start_one()
                 time.sleep(0.2)

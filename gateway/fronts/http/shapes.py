@@ -91,6 +91,13 @@ class DecisionAnswer(BaseModel):
         default=None, description="The queued request, to poll at /v1/requests/{request_id}"
     )
     agent: dict[str, Any] | None = Field(default=None, description="The created agent")
+    receipt: str | None = Field(
+        default=None,
+        description="The signed admission receipt of a created agent (README, Receipts)",
+    )
+    a2a_card_url: str | None = Field(
+        default=None, description="Where the created agent's A2A Agent Card is served"
+    )
     tools: dict[str, Any] | None = Field(default=None, description="Where each tool came from")
     agent_api_key: str | None = Field(
         default=None, description="Once, for a created agent that may spawn agents"

@@ -67,16 +67,31 @@ review contains lib.reason("SG-APPROVAL-003", message, fix) if {
 }
 
 # METADATA
-# title: Estimated cost above the tenant limit
+# title: The tenant's estimated daily cost above its limit
+# description: >
+#   The ADR's rule: the estimated $/day of the tenant's active agents after this
+#   creation (input.swarm.active_cost_per_day plus this agent's estimate) above
+#   the tenant's max_cost_per_day needs a human. A missing or mistyped figure
+#   counts as huge and a missing limit as zero, so the review still fires (and
+#   spawngate.guard denies the missing fact).
 # custom:
 #   id: SG-APPROVAL-004
 review contains lib.reason("SG-APPROVAL-004", message, fix) if {
 	cost := lib.number(input, ["effective", "estimated_cost_per_day"], 1000000000)
+	active := lib.number(input, ["swarm", "active_cost_per_day"], 1000000000)
 	limit := lib.number(input, ["tenant", "max_cost_per_day"], 0)
-	cost > limit
-	message := lib.msg(["estimated cost ", lib.num(cost), " $/day is above tenant '", _tenant, "' limit of ", lib.num(limit), " $/day"])
-	fix := lib.msg(["lower estimated_cost_per_day to at most ", lib.num(limit), " to avoid the approval queue"])
+	after := active + cost
+	after > limit
+	message := lib.msg([
+		"tenant '", _tenant, "' estimated cost would be ", lib.num(after), " $/day (active agents ",
+		lib.num(active), " + this agent ", lib.num(cost), "), above its limit of ", lib.num(limit), " $/day",
+	])
+	fix := _cost_fix(limit - active)
 }
+
+_cost_fix(room) := lib.msg(["lower estimated_cost_per_day to at most ", lib.num(room), " or retire idle agents to avoid the approval queue"]) if {
+	room >= 0
+} else := "retire idle agents (the active ones are over the limit already) or ask a human to approve"
 
 # METADATA
 # title: Auto-approve conditions not met

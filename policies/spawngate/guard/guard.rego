@@ -48,6 +48,10 @@ deny contains _bad("effective.estimated_cost_per_day", "a number") if not is_num
 # stay silent: the gateway always sends it (an empty list when dedup is off).
 deny contains _bad("swarm.covering_agents", "a list") if not is_array(input.swarm.covering_agents)
 
+# Without the tenant's estimated daily total the cost review (SG-APPROVAL-004) would
+# see only this agent's estimate: the gateway always sends it (gateway.costs).
+deny contains _bad("swarm.active_cost_per_day", "a number") if not is_number(input.swarm.active_cost_per_day)
+
 _bad(field, kind) := lib.reason("SG-INPUT-001", lib.msg(["policy input field '", field, "' is missing or not ", kind]), _fix)
 
 # METADATA

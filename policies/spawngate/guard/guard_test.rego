@@ -45,6 +45,21 @@ test_wrong_type_is_denied if {
 	r.message == "policy input field 'creator.depth' is missing or not a number"
 }
 
+test_missing_tenant_cost_total_is_denied if {
+	catalog := fx.catalog
+	creator := fx.creator
+	effective := fx.effective
+	request := fx.request
+	tenant := fx.tenant
+	denied := guard.deny with input.creator as creator with input.tenant as tenant
+		with input.request as request with input.effective as effective
+		with input.catalog as catalog with input.kind as "agent"
+		with input.swarm as object.remove(fx.swarm, ["active_cost_per_day"])
+	fx.rules(denied) == {"SG-INPUT-001"}
+	some r in denied
+	r.message == "policy input field 'swarm.active_cost_per_day' is missing or not a number"
+}
+
 test_empty_input_is_denied if {
 	count(guard.deny) >= 10
 }

@@ -21,6 +21,7 @@ EXPECTED: dict[str, list[str]] = {
     "serve": ["--host", "--port", "--workers"],
     "decide": ["--key", "--kind", "FILE"],
     "reconcile": ["--json"],
+    "mcp": ["--key", "--stdio"],
     "danger eval": ["--by", "--json", "--scorer", "--threshold", "DIRECTORY"],
     "danger lexicon": ["--at-most", "DIRECTORY"],
     "policy test": ["--policies", "--verbose", "-v"],
@@ -45,6 +46,11 @@ EXPECTED: dict[str, list[str]] = {
         "--verdict",
     ],
     "audit export": ["--format", "--out"],
+    "agents sweep": ["--dry-run", "--json", "--now"],
+    "swarm report": ["--days", "--json", "--tenant", "--until"],
+    "notifications dead-letters": ["--json", "--limit", "--tenant"],
+    "receipt verify": ["--json", "--key", "FILE"],
+    "registry audit": ["--json", "--key"],
 }
 
 
@@ -80,10 +86,16 @@ def test_groups_and_root_commands_in_help_order() -> None:
         "serve",
         "decide",
         "reconcile",
+        "mcp",
         "danger",
         "policy",
         "approvals",
         "audit",
+        "agents",
+        "swarm",
+        "notifications",
+        "receipt",
+        "registry",
     ]
 
 
@@ -101,5 +113,5 @@ def test_both_entry_points_reach_the_same_tree(tmp_path: Path) -> None:
         check=False,
     )
     assert shown.returncode == 0, shown.stderr
-    for group in ("serve", "decide", "reconcile", "danger", "policy", "approvals", "audit"):
+    for group in ("serve", "decide", "reconcile", "mcp", "danger", "policy", "approvals", "audit"):
         assert group in shown.stdout

@@ -77,6 +77,9 @@ async def test_lifespan_starts_and_stops_the_background_work(
             "spawngate-decision-log-shipping",
             "spawngate-approval-sweep",
             "spawngate-reconcile",
+            "spawngate-settings-overrides",
+            "spawngate-retirement-sweep",
+            "spawngate-ttl-expiry",
         }
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
@@ -99,7 +102,13 @@ async def test_lifespan_starts_and_stops_the_background_work(
 async def test_settings_choose_the_background_tasks(make_settings: MakeSettings) -> None:
     # No reload, no sink, no schedule: only the approval recovery pass at start, which ends.
     gw = Gateway.build(
-        make_settings(policy_reload_seconds=0, approval_sweep_seconds=0, reconcile_seconds=0)
+        make_settings(
+            policy_reload_seconds=0,
+            approval_sweep_seconds=0,
+            reconcile_seconds=0,
+            retirement_sweep_seconds=0,
+            expiry_sweep_seconds=0,
+        )
     )
     async with gw:
         assert gw.running and background_tasks() <= {"spawngate-approval-sweep"}

@@ -62,9 +62,19 @@ OPERATIONS = {
     "GET /v1/agents",
     "GET /v1/agents/search",
     "GET /v1/agents/{name}",
+    "POST /v1/agents/{name}/activity",
+    "POST /v1/agents/{name}/usage",
+    "GET /v1/metrics/swarm",
     "GET /healthz",
     "GET /readyz",
+    "GET /metrics",
+    "GET /v1/notifications/dead-letters",
+    "GET /.well-known/spawngate-receipt-key",
+    "GET /a2a/{tenant}/{name}/.well-known/agent-card.json",
 }
+
+#: Operations whose success body is not JSON, with the media type they document.
+TEXT_ANSWERS = {"GET /metrics": "text/plain"}
 
 
 def test_the_api_has_its_operations(spec: dict[str, Any]) -> None:
@@ -75,6 +85,9 @@ def test_every_route_has_a_typed_success_answer(spec: dict[str, Any]) -> None:
     for label, operation in operations(spec):
         ok = {code: r for code, r in operation["responses"].items() if code.startswith("2")}
         assert ok, f"{label}: no 2xx response"
+        if label in TEXT_ANSWERS:
+            assert set(ok["200"]["content"]) == {TEXT_ANSWERS[label]}, label
+            continue
         for code, response in ok.items():
             assert is_typed(spec, json_schema(response)), f"{label} {code}: untyped body"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.fronts.http.server import listening_socket
 from tests.conftest import DEMO
@@ -112,6 +113,17 @@ def _create(base: str, name: str) -> int:
     return answer.status_code
 
 
+def _created_total(base: str) -> float:
+    """spawngate_decisions_total{outcome="created"} as one scrape of /metrics reports it."""
+    text = httpx.get(f"{base}/metrics", timeout=10.0).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "spawngate_decisions_total" and s.labels.get("outcome") == "created"
+    )
+
+
 def test_workers_serve_one_port_restart_a_dead_one_and_stop_together(
     two_workers: tuple[subprocess.Popen[bytes], str],
 ) -> None:
@@ -119,6 +131,9 @@ def test_workers_serve_one_port_restart_a_dead_one_and_stop_together(
     _wait("two workers", lambda: len(_workers(proc.pid)) == 2)
     _wait("/healthz answers", lambda: _healthy(base))
     assert [_create(base, f"worker-agent-{i}") for i in range(4)] == [201] * 4
+    # Whichever worker answers the scrape (a new connection each time), it
+    # reports every worker's decisions (prometheus-client's multiprocess mode).
+    assert [_created_total(base) for _ in range(4)] == [4] * 4
 
     first = _workers(proc.pid)
     victim = min(first)
@@ -130,6 +145,8 @@ def test_workers_serve_one_port_restart_a_dead_one_and_stop_together(
     _wait("/healthz answers after the restart", lambda: _healthy(base))
     # Every connection lands on a live worker: none is refused or lost.
     assert [_create(base, f"worker-agent-after-{i}") for i in range(6)] == [201] * 6
+    # The killed worker's counts stay in the sum.
+    assert [_created_total(base) for _ in range(4)] == [10] * 4
 
     workers = _workers(proc.pid)
     proc.send_signal(signal.SIGTERM)

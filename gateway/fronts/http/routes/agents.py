@@ -83,3 +83,19 @@ async def get_agent(
 ) -> AgentRecord:
     principal = await gw.reads.authenticate(authorization)
     return await gw.reads.get_agent(principal, name)
+
+
+@router.post(
+    "/v1/agents/{name}/activity",
+    summary="Report that an agent of your tenant was active (keeps it from retirement)",
+    response_model=AgentRecord,
+    responses=REGISTRY_ERRORS,
+)
+async def report_activity(
+    name: str, gw: Runtime, authorization: Annotated[str | None, Header()] = None
+) -> AgentRecord:
+    """For registries and agents that call back: sets ``last_activated_at`` to now, so
+    the retirement sweep measures idleness from here (README, "Retirement and
+    ephemeral agents"). Casbin ``agent`` / ``report`` in the caller's tenant."""
+    principal = await gw.reads.authenticate(authorization)
+    return await gw.lifecycle.activity(principal, name)

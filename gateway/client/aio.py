@@ -1,0 +1,180 @@
+"""``AsyncClient``: the HTTP API for asyncio callers (an orchestrator's event loop)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel
+from tenacity import AsyncRetrying
+
+from gateway.approvals.queue import FINAL_STATES, ApprovalRecord
+from gateway.audit.record import AuditRecord
+from gateway.client import operations as ops
+from gateway.client.calls import check, retry_settings
+from gateway.client.errors import WaitTimeout
+from gateway.fronts.http.models import ApprovalOutcome, RequestStatus
+from gateway.fronts.http.shapes import DecisionAnswer
+from gateway.registry.base import AgentRecord
+from gateway.registry.discovery import DiscoveryAnswer
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+#: The longest wait one ``GET /v1/requests/{id}?wait=`` may ask for.
+_MAX_WAIT = 60.0
+
+
+class AsyncClient:
+    """``AsyncClient(base_url=..., api_key=...)``; use ``async with`` or ``await aclose()``.
+
+    Pass ``transport`` (e.g. ``httpx.ASGITransport(app=...)``) to talk to an app in-process.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._attempts = attempts
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            # A waiting status poll holds the answer up to a minute.
+            timeout=httpx.Timeout(timeout, read=max(timeout, _MAX_WAIT + 10)),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _do(self, op: ops.Op[T]) -> T:
+        call = op.call
+        async for attempt in AsyncRetrying(**retry_settings(call, self._attempts)):
+            with attempt:
+                response = await self._http.request(
+                    call.method,
+                    call.path,
+                    params=call.query(),
+                    json=call.json,
+                    headers=dict(call.headers),
+                )
+                check(call, response)
+        return op.parse(response)
+
+    # -- admission ----------------------------------------------------------
+
+    async def create_agent(
+        self,
+        body: Mapping[str, Any] | BaseModel | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> DecisionAnswer:
+        """Created (outcome ``created``) or queued (``pending_approval``, see ``wait_for``);
+        a refusal raises ``Denied``, ``InvalidRequest`` ... with its reasons and fixes."""
+        return await self._do(ops.create("agent", ops.body_of(body, fields), idempotency_key))
+
+    async def create_sme(
+        self,
+        body: Mapping[str, Any] | BaseModel | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> DecisionAnswer:
+        return await self._do(ops.create("sme", ops.body_of(body, fields), idempotency_key))
+
+    async def request_status(self, request_id: str, *, wait: float = 0) -> RequestStatus:
+        return await self._do(ops.request_status(request_id, min(wait, _MAX_WAIT)))
+
+    # The name the operation has everywhere (Client.wait_for); the bound is for the
+    # gateway's long polls, not a cancellation of this coroutine (ASYNC109).
+    async def wait_for(self, request_id: str, timeout: float = 60.0) -> RequestStatus:  # noqa: ASYNC109
+        """The request once it is final (created, denied, expired ...); ``WaitTimeout`` if not
+        within ``timeout`` seconds. The gateway holds each poll until something changes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            status = await self.request_status(request_id, wait=max(0.0, min(left, _MAX_WAIT)))
+            if status.state in FINAL_STATES:
+                return status
+            if deadline - time.monotonic() <= 0:
+                raise WaitTimeout(
+                    None,
+                    {
+                        "error": {
+                            "code": "wait_timeout",
+                            "reason": f"request {request_id} is still {status.state.value} "
+                            f"after {timeout:g}s",
+                        }
+                    },
+                )
+
+    # -- the registry ---------------------------------------------------------
+
+    async def search_agents(
+        self,
+        *,
+        capability: str | None = None,
+        tool: str | None = None,
+        template: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+    ) -> DiscoveryAnswer:
+        return await self._do(ops.search_agents(capability, tool, template, text, limit))
+
+    async def get_agent(self, name: str) -> AgentRecord:
+        return await self._do(ops.get_agent(name))
+
+    # -- approvals ----------------------------------------------------------
+
+    async def list_approvals(self) -> list[ApprovalRecord]:
+        return await self._do(ops.list_approvals())
+
+    async def show_approval(self, request_id: str) -> ApprovalRecord:
+        return await self._do(ops.show_approval(request_id))
+
+    async def approve(self, request_id: str, *, note: str | None = None) -> ApprovalOutcome:
+        return await self._do(ops.approve(request_id, note))
+
+    async def deny(self, request_id: str, *, note: str | None = None) -> ApprovalRecord:
+        return await self._do(ops.deny(request_id, note))
+
+    # -- the decision log -----------------------------------------------------
+
+    async def decisions(
+        self, *, limit: int = 100, cursor: str | None = None, **filters: str | None
+    ) -> ops.DecisionPage:
+        """One page (filters: tenant, creator, verdict, decision_id, since, until)."""
+        return await self._do(ops.decisions(filters, limit, cursor))
+
+    async def iter_decisions(
+        self, *, page_size: int = 100, **filters: str | None
+    ) -> AsyncIterator[AuditRecord]:
+        """Every matching record, newest first, page after page."""
+        cursor: str | None = None
+        while True:
+            page = await self.decisions(limit=page_size, cursor=cursor, **filters)
+            for record in page.records:
+                yield record
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor

@@ -1,0 +1,1 @@
+"""kagent ``Agent`` resources as the registry (issue 15, README "Kubernetes / kagent")."""
