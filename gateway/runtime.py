@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 import openai
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.admission.approved import ApprovedRequests
 from gateway.admission.idempotency import IdempotencyStore
@@ -54,7 +55,7 @@ from gateway.costs.service import Costs
 from gateway.danger.base import Scorer
 from gateway.danger.llm import CombinedScorer, LlmReviewer
 from gateway.danger.offline import OfflineAnalyzer
-from gateway.errors import DependencyError
+from gateway.errors import DependencyError, SpawngateError
 from gateway.identity.authenticator import Authenticator
 from gateway.lifecycle.retire import Retirement
 from gateway.lifecycle.service import Lifecycle
@@ -69,6 +70,7 @@ from gateway.quotas.reconcile import Reconciler
 from gateway.receipts.issuer import ReceiptIssuer
 from gateway.registry.base import Registry
 from gateway.registry.builtin import BuiltinRegistry
+from gateway.registry.drift import KINDS, DriftReport, audit_drift
 from gateway.registry.http import HttpRegistry
 from gateway.registry.kagent.build import kagent_registry
 from gateway.settings import Environment, RegistryKind, ScorerKind, Settings
@@ -351,6 +353,8 @@ class Gateway:
             )
         if settings.expiry_sweep_seconds > 0:
             self._spawn("ttl-expiry", self.lifecycle.run_expiry(settings.expiry_sweep_seconds))
+        if settings.drift_audit_seconds > 0:
+            self._spawn("drift-audit", self._audit_drift_every(settings.drift_audit_seconds))
         if settings.reconcile_seconds > 0:
             # Once now (counters leaked by a crash before this start), then on a schedule.
             self._spawn("reconcile", self.reconciler.run(settings.reconcile_seconds))
@@ -401,6 +405,32 @@ class Gateway:
         m.approvals_oldest_seconds.set(oldest or 0.0)
         m.audit_backlog.set(self.audit.spooled())
         return m.render()
+
+    async def audit_drift(self, key: Ed25519PublicKey | None = None) -> DriftReport:
+        """The registry against the decision log; the drift gauge shows what it found."""
+        assert self.receipts is not None  # built by every Gateway
+        tenants = set(self.config.tenants) | {p.tenant for p in self.config.principals}
+        report = await audit_drift(
+            self.registry,
+            self.audit.records(),
+            key=key or self.receipts.public_key,
+            tenants=tenants,
+        )
+        counts = report.counts()
+        for kind in KINDS:
+            self.metrics.drift_items.labels(kind).set(counts.get(kind, 0))
+        return report
+
+    async def _audit_drift_every(self, interval: float) -> None:
+        while True:
+            try:
+                report = await self.audit_drift()
+            except SpawngateError as exc:
+                logger.warning("registry audit failed (%s): %s", exc.code, exc.reason)
+            else:
+                if report.items:
+                    logger.warning("registry drift: %s", report.counts())
+            await asyncio.sleep(interval)
 
     async def reload_overrides(self) -> None:
         """Apply the tenant settings overrides kept in Redis over the config file."""

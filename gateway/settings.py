@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     #: Prometheus beside it or a port-forward), "open" (anyone who reaches the
     #: port: put it behind your network policy), or "off" (404).
     metrics_access: Literal["loopback", "open", "off"] = "loopback"
+    #: A web console session ends this long after sign-in, whatever happens in between.
+    console_session_seconds: int = Field(default=8 * 3600, ge=1)
     #: Log lines: "json" (one object per line), "console" (for people), or "auto"
     #: (console on a terminal, json otherwise).
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -171,6 +173,10 @@ class Settings(BaseSettings):
     #: How often held quota counters (active agents, lineage) are rebuilt from the
     #: registry and the approval queue, and orphans reported; also once at start. 0 = off.
     reconcile_seconds: float = Field(default=300.0, ge=0)
+    #: How often each replica compares the registry with the decision log
+    #: (``spawngate registry audit``) and sets ``spawngate_registry_drift_items``;
+    #: it reads the whole log, so hourly by default; 0 turns it off.
+    drift_audit_seconds: float = Field(default=3600.0, ge=0)
     #: How long a reservation counts as in flight for the rebuild; must exceed the
     #: longest admission (scorer, registry and Redis timeouts together).
     reconcile_lease_seconds: float = Field(default=600.0, gt=0)

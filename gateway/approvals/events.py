@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gateway.approvals.queue import ApprovalRecord, ApprovalState
+from gateway.approvals.retirement import RETIREMENT
 from gateway.approvals.webhooks import Notifier
 from gateway.audit.log import AuditLog, AuditRecord, RecordType
 from gateway.notifications.events import EventKind, SwarmEvent
@@ -24,15 +25,22 @@ _FINAL_EVENTS = {ApprovalState.DENIED: EventKind.DENIED, ApprovalState.EXPIRED: 
 
 
 def _swarm_event(event: EventKind, record: ApprovalRecord) -> SwarmEvent:
+    # A retirement proposal is about an existing agent: the event names that agent
+    # (its id is in the proposal), not the proposal's kind, and says in
+    # ``detail.proposal`` what was approved or denied (agent, sme or retirement).
+    retiring = record.kind == RETIREMENT
+    proposed_id = record.request.get("agent_id") if retiring else None
+    agent_id = record.agent_id or (str(proposed_id) if proposed_id else None)
     return SwarmEvent.of(
         event,
         tenant=record.tenant,
         agent=str(record.request.get("name") or ""),
-        agent_id=record.agent_id,
-        kind=record.kind,
+        agent_id=agent_id,
+        kind=None if retiring else record.kind,
         decision_id=record.decision_id,
         request_id=record.id,
         detail={
+            "proposal": record.kind,
             "creator": record.creator,
             "decided_by": record.decided_by,
             "reasons": [r.code for r in record.outcome_reasons],

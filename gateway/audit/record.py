@@ -108,6 +108,8 @@ class RecordType(StrEnum):
     USAGE = "usage"
     #: A tenant's settings changed from the web console: who, before and after.
     SETTINGS = "settings"
+    #: A blueprint created, edited, retired or restored from the web console.
+    TEMPLATE = "template"
 
 
 class AuditRecord(BaseModel):

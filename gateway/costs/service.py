@@ -12,6 +12,7 @@ off its tenant's estimated total and counts it as retired that day.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -23,13 +24,15 @@ from gateway.audit.record import AuditRecord, RecordType
 from gateway.config import GatewayConfig
 from gateway.costs.ledger import CostLedger, iso_day
 from gateway.costs.swarm import SwarmReport, swarm_report
-from gateway.errors import NotFound, PermissionDenied
+from gateway.errors import NotFound, PermissionDenied, SpawngateError
 from gateway.identity.authenticator import Principal
 from gateway.policy.casbin import Action, Obj
 from gateway.policy.snapshot import PolicyHolder
-from gateway.registry.base import Registry
+from gateway.registry.base import Registry, Retiring
 
 __all__ = ["MAX_REPORT_DAYS", "Costs", "UsageAnswer", "UsageReport"]
+
+logger = logging.getLogger("spawngate.costs")
 
 #: The longest range one swarm report covers.
 MAX_REPORT_DAYS = 366
@@ -107,6 +110,12 @@ class Costs:
         figures = await self.ledger.record_usage(
             tenant, name, agent.created_by, tokens=report.tokens, cost=report.cost, at=now
         )
+        # An agent that reports usage was active: the retirement sweep must see it.
+        if isinstance(self._registry, Retiring):
+            try:
+                await self._registry.touch(tenant, name, now)
+            except SpawngateError as exc:  # the report is counted; do not make it retry
+                logger.error("activity of %s/%s not recorded: %s", tenant, name, exc.reason)
         return UsageAnswer(
             agent=name,
             tenant=tenant,

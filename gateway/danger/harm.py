@@ -23,23 +23,23 @@ _C = Category
 # Each stem takes only inflections (INFLECT), so "sent" is not "sentences" and
 # "drop" is not "dropdown".
 INFLECT = r"(e|s|es|ed|d|ing|ting|ded|ped|ping|ged|ging|ling|led|ies|ied)?\b"
-DESTROY = r"(delet|remov|eras|wip|destroy|purg|nuk|obliterat|shred|scrub|trash|drop|truncat|overwrit|zero|reformat|corrupt|unlink|eradicat|annihilat|demolish|blow away|get rid of|clear out|rm)"
-STEAL = r"(steal|stole|stolen|exfiltrat|harvest|siphon|scrap|dump|pilfer|smuggl|snoop|sniff|intercept|skim|hoover|slurp|grab|loot|collect|gather|extract|copy|copie|read|obtain|retriev|captur)"
-SEND = r"(send|sent|upload|post|transmit|forward|leak|ship|beam|relay|sync|mirror|push|pip|export|publish|past|smuggl|transfer|stream|exfiltrat|deliver|dispatch|report back|report home)"
+DESTROY = r"(delet|remov|eras|wip|destroy|purg|nuk|obliterat|shred|scrub|trash|drop|truncat|overwrit|zero|reformat|corrupt|unlink|eradicat|annihilat|demolish|blow away|get rid of|clear out|rm|tear down|tore down|torn down|wreck|ruin|sabotag|brick|wipe out)"
+STEAL = r"(steal|stole|stolen|exfiltrat|harvest|siphon|scrap|dump|pilfer|smuggl|snoop|sniff|intercept|skim|hoover|slurp|grab|loot|collect|gather|extract|copy|copie|read|obtain|retriev|captur|make copies of|lift|nab|poach|swip|packag|bundl|zip up)"
+SEND = r"(send|sent|upload|post|transmit|forward|leak|ship|beam|relay|sync|mirror|push|pip|export|publish|past|smuggl|transfer|stream|exfiltrat|deliver|dispatch|report back|report home|sell|sold|hand over|give away|mail)"
 SEND_OUT = rf"({SEND[1:-1]}|e-?mail)"
 DISABLE = r"(disabl|turn(s|ed|ing)? off|switch(es|ed|ing)? off|shut(s|ting)? (off|down)|kill|stop|bypass|circumvent|evad|suppress|silenc|tamper|mut|neuter|blind|deactivat|uninstall|unload|sidestep|get around|work around|defeat|neutraliz|neutralis)"
 ESCALATE = r"(escalat|elevat|gain|obtain|grant|give yourself|give itself|give me|acquir|assum|take over|seiz|hijack)"
 SPREAD = r"(replicat|clon|spread|propagat|infect|copy|copie|duplicat|spawn|reproduc|self-propagat|install)"
 
 # -- object classes ------------------------------------------------------------
-CREDENTIALS = r"(passwords?|passwd|passphrases?|passcodes?|credentials?|creds|api[ _-]?keys?|secret(s| keys?)|(access|auth|bearer|session|refresh|oauth) tokens?|tokens|session cookies|cookies|private keys?|ssh keys?|id_rsa|signing keys?|\.env\b|environment variables|connection strings?|/etc/shadow|password hash\w*|ntlm hash\w*|keychain|keyring|wallet|seed phrases?|mnemonic (phrase|seed|words)|recovery (codes|phrase)|credit card\w*|card numbers|cvv|social security numbers?|ssns?|kubeconfig|service account keys?)"
-PERSONAL = r"(personal (details|data|information|info)|pii|private (data|information|messages)|confidential\w*|sensitive (data|information|files)|medical (records?|data|history)|health (data|records?)|patient (data|records?)|financial (data|reports?|records?)|bank(ing)? (details|accounts?)|customer (data|records?|list)|user (data|records?)|contacts?( list)?|address book|chat (history|logs)|emails|inbox|search history|browsing history|location (data|history)|biometric\w*|passports?|tax (records|returns))"
-SYSTEM = r"(system files?|(the )?root (directory|filesystem|partition)|/etc\b|/boot|/usr\b|/bin\b|/var/lib|system32|windows directory|registry|kernel|partition table|master boot record|\bmbr\b|boot (sector|loader)|file ?system|(entire|whole|every|all) (the )?(disk|drive|server|machine|system|files|data|database|repositor\w+|director\w+|home director\w+|volume|bucket)|databases?|backups?|snapshots?|production (data|database|servers?|cluster)|audit (logs?|trail)|log files)"
+CREDENTIALS = r"(passwords?|passwd|passphrases?|passcodes?|credentials?|creds|api[ _-]?keys?|secret(s| keys?)|(access|auth|bearer|session|refresh|oauth) tokens?|tokens|session cookies|cookies|private keys?|ssh keys?|id_rsa|signing keys?|\.env\b|environment variables|connection strings?|/etc/shadow|password hash\w*|ntlm hash\w*|keychain|keyring|wallet|seed phrases?|mnemonic (phrase|seed|words)|recovery (codes|phrase)|credit card\w*|card numbers|cvv|social security numbers?|ssns?|kubeconfig|service account keys?|login (secrets|details|credentials)|ci (variables|secrets)|vpn (keys?|credentials|config\w*)|(2fa|mfa|one-time|otp) codes?|one-time passwords?)"
+PERSONAL = r"(personal (details|data|information|info)|pii|private (data|information|messages)|confidential\w*|sensitive (data|information|files)|medical (records?|data|history)|health (data|records?)|patient (data|records?)|financial (data|reports?|records?)|bank(ing)? (details|accounts?)|customer (data|records?|list)|user (data|records?)|contacts?( list)?|address book|chat (history|logs)|emails|inbox|search history|browsing history|location (data|history)|biometric\w*|passports?|tax (records|returns)|payroll( \w+)?|salar(y|ies)( data)?|(hr|employee|personnel) (data|records|database|files)|customer (contact )?(list|details|contacts))"
+SYSTEM = r"(system files?|(the )?root (directory|filesystem|partition)|/etc\b|/boot|/usr\b|/bin\b|/var/lib|system32|windows directory|registry|kernel|partition table|master boot record|\bmbr\b|boot (sector|loader)|file ?system|(entire|whole|every|all) (the )?(disk|drive|server|machine|system|files|data|database|repositor\w+|director\w+|home director\w+|volume|bucket|cluster|namespaces?|volumes|servers|instances|vms|virtual machines|tables|records|repos|buckets|accounts|shares|drives|nodes|snapshots)|persistent volumes|file servers?|boot sectors?|databases?|backups?|snapshots?|production (data|database|servers?|cluster)|audit (logs?|trail)|log files)"
 OVERSIGHT = r"(logging|audit(ing| trail| logs?)?|monitoring|telemetry|alert(s|ing)|antivirus|anti-virus|anti-malware|edr|xdr|defender|firewall|ids|ips|siem|selinux|apparmor|security (agents?|software|tools?|controls?|checks?|scanners?|updates?|patches?)|intrusion detection|2fa|mfa|two-factor|multi-factor|approval (gates?|steps?|process)|human review|oversight|kill switch|rate limit\w*|safety (checks?|filters?|systems?|interlocks?))"
-PRIVILEGE = r"(root|admin\w*|administrator|superuser|sudo\w*|domain admin\w*|system privileges?|elevated (privileges?|rights|permissions)|full (control|access|permissions)|owner (role|permissions)|iam (role|permissions)|privileges?)"
+PRIVILEGE = r"(root|admin\w*|administrator|superuser|sudo\w*|domain admin\w*|system privileges?|elevated (privileges?|rights|permissions)|full (control|access|permissions)|owner (role|permissions|rights)|(admin|administrator|root) rights|iam (role|permissions)|privileges?)"
 SELF = r"(itself|yourself|themselves|your own (code|weights|files)|its own (code|weights|files)|this (agent|program|script|worm|code))"
 #: Somewhere outside the organisation: a URL, an address, an IP, "my server".
-DESTINATION = r"(https?://|ftp://|\b\d{1,3}(\.\d{1,3}){3}\b|[\w.+-]+@[\w-]+\.[a-z]{2,}|\b(my|our|an?|the)? ?(external|remote|personal|private|attacker'?s?|outside|offsite|third[- ]party|own|unknown)\s+(servers?|hosts?|endpoints?|address|email|inbox|bucket|storage|drive|account|machine|ip|url|webhook|channel|recipients?|parties|party)|pastebin|paste ?bin|gist|discord|telegram|dropbox|google drive|s3 bucket|webhook)"
+DESTINATION = r"(https?://|ftp://|\b\d{1,3}(\.\d{1,3}){3}\b|[\w.+-]+@[\w-]+\.[a-z]{2,}|\b(my|our|an?|the)? ?(external|remote|personal|private|attacker'?s?|outside|offsite|third[- ]party|own|unknown)\s+(servers?|hosts?|endpoints?|address|email|inbox|bucket|storage|drive|account|machine|ip|url|webhook|channel|recipients?|parties|party)|pastebin|paste ?bin|gist|discord|telegram|dropbox|google drive|s3 bucket|webhook|public (gist|repo\w*|channel|forum|site|page)|(a|the|some) \w+ (we|i|they) (control|own|run)|outside (the )?(company|organi[sz]ation|network|firm)|highest bidder|dark ?web|competitors?)"
 
 _GAP = r"[^.\n;!?]{0,60}"
 
@@ -48,6 +48,11 @@ def _either(verb: str, obj: str) -> str:
     """Verb then object, or object then verb (passive: "the backups are wiped")."""
     return rf"\b{verb}{INFLECT}{_GAP}\b{obj}|\b{obj}{_GAP}\b{verb}{INFLECT}"
 
+
+#: Making more of something until a limit is hit: the shape of resource abuse.
+MULTIPLY = r"(spawn|launch|start|spin(ning)? up|creat|provision|fork|replicat|clon|run|deploy)"
+UNITS = r"(instances|copies|workers|processes|containers|pods|vms|agents|threads|miners?|jobs|replicas|accounts)"
+LIMIT = r"(until|as (the )?\w+ (allows?|permits?)|every (free|available|idle|spare)|all (the )?(free|available|spare|remaining|idle)|(no|without( any)?) (limit|cap|end)|forever|indefinitely|endlessly)"
 
 HARM_SIGNALS: tuple[Signal, ...] = (
     Signal(
@@ -145,6 +150,16 @@ HARM_SIGNALS: tuple[Signal, ...] = (
         ),
         0.55,
         dampable=False,
+        family="harm",
+    ),
+    Signal(
+        _C.SELF_REPLICATION,
+        "exhaust-resources",
+        compile_lower(
+            rf"\b(keep|kept|continu\w*)( on)? {MULTIPLY}{INFLECT}{_GAP}\b{LIMIT}|\b{MULTIPLY}{INFLECT}{_GAP}\b{UNITS}\b{_GAP}\b{LIMIT}"
+            rf"|\b(as many|unlimited|endless|infinite)\b[^.\n]{{0,30}}\b(crypto\w* )?(mining|miners?)\b|\b{MULTIPLY}{INFLECT}{_GAP}\bcrypto ?(mining|miners?)\b"
+        ),
+        0.5,
         family="harm",
     ),
     Signal(

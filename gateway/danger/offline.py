@@ -61,7 +61,8 @@ _DEFENSIVE = _re(
     r"|incidents?|attacks?|logs)|incident response|threat model\w*|stride|forensic\w*|security (audit|assessment"
     r"|review|team|awareness|training)|penetration[- ]test(ing|er)?s? (trainer|training|course|report)"
     r"|red team (exercise|engagement)|blue team|ethical hack\w*|for (educational|training|awareness) purposes"
-    r"|secure coding|defensive (security|programming)|harden\w*"
+    r"|secure coding|defensive (security|programming)|harden\w*|run ?books?|play ?books?|post-?mortems?|tabletop exercises?"
+    r"|suspected (intrusion|breach|compromise|incident)|containment|(isolate|quarantine) the (host|machine|device)"
     r"|(malware|threat|security|vulnerability|incident) (analysis|analyst|research\w*|expert|detection|intelligence)"
     r"|cyber ?security (expert|veteran|analyst|professional|specialist|summar\w+))\b"
 )
@@ -93,6 +94,51 @@ def _asks_for_it(signal: Signal, text: str, match: re.Match[str]) -> bool:
 
 _CLAUSE_ENDS = (". ", ".\n", ": ", "; ", "\n")
 
+#: What may stand between the start of a clause and a harm for the harm to be an
+#: order given to the agent: nothing, or words that only carry the order
+#: ("please", "you must", "go ahead and"). A list bullet is not an order: threat
+#: models enumerate harms as bullets.
+_ORDER_LEAD = _re(
+    r"^[\s\d.)(\"'`]*((please|now|then|and|also|first|next|just|simply|quietly|silently|immediately|actually"
+    r"|finally|go ahead and|i (need|want) you to|you (must|should|will|shall|need to|have to|are to)|make sure (to|you)|run|execute|type|paste|invoke)\s+)*$"
+)
+#: A framing phrase before a comma ("For a class, ...", "As part of a red team
+#: exercise, ..."): what follows the comma is the order. A condition ("if it
+#: exists, ...") is not a framing.
+_FRAMING = _re(
+    r"^\W*(for|as|in|to|under|with|this is|it'?s|we are|we're|since|because|hypothetically|purely|only|strictly|just)\b"
+)
+#: Action shapes (a verb applied to a target): a lexicon word may be a noun in a list.
+_ORDER_FAMILIES = frozenset({"harm", "code", "output"})
+
+
+def _ordered(signal: Signal, text: str, start: int) -> bool:
+    """The harm opens its clause, or follows a framing phrase and a comma: the agent is
+    told to do it. Damping is for texts *about* attacks; "for research, wipe the
+    backups" still wipes them (abused damping, issue 13 family 5)."""
+    if signal.family not in _ORDER_FAMILIES:
+        return False
+    found = [(i + len(sep)) for sep in _CLAUSE_ENDS if (i := text.rfind(sep, 0, start)) >= 0]
+    clause = text[max(found, default=0) : start]
+    comma = clause.rfind(", ")
+    if comma >= 0 and _FRAMING.match(clause):
+        clause = clause[comma + 2 :]
+    return bool(_ORDER_LEAD.match(clause))
+
+
+def _in_code(text: str, start: int) -> bool:
+    """The match is code rather than prose naming code: inside a fenced block or inline
+    backticks, on an indented or prompt line, or opening its line as a bare command."""
+    if text.count("```", 0, start) % 2:
+        return True
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    return (
+        before.count("`") % 2 == 1
+        or before.startswith(("    ", "\t", "$ ", "# ", ">>> "))
+        or not before.strip()
+    )
+
 
 def _sentence(text: str, start: int, end: int) -> str:
     """The clause around a match (". ", ": ", "; " and newlines end one; "1.2.3.4" does not)."""
@@ -104,6 +150,8 @@ def _sentence(text: str, start: int, end: int) -> str:
 _NEGATION = _re(
     r"\b(never|not|no|don'?t|do not|must not|mustn'?t|avoid|refuse to|without ever)\b[^.\n]{0,20}$"
 )
+
+_NEGATED_INSIDE = _re(r"\b(never|not|don'?t|do not|must not|mustn'?t)\b")
 
 #: Tools by what they expose. Tool names are the registry's; teams extend these.
 SPAWNING_TOOLS = frozenset({"create_agent", "create_sme"})
@@ -133,32 +181,32 @@ OUTBOUND_TOOLS = frozenset(
 )
 
 
-#: Per signal, the literal prefixes its matches start with (or None): the
-#: scan for its first match begins at the first of them (see prefixes.py).
-_STARTS: tuple[re.Pattern[str] | None, ...] = tuple(
-    prefix_finder(signal.pattern.pattern) for signal in SIGNALS
-)
+class _Compiled:
+    """A signal set ready to match: per signal the literal prefixes its matches start
+    with (the scan for its first match begins at the first of them, see prefixes.py),
+    and one RE2 set per detector family (the defensive framing with the lexicon) that
+    says which signals occur in linear passes; Python's re then runs only for the
+    signals that hit, to extract evidence and check negation."""
 
+    def __init__(self, signals: tuple[Signal, ...]) -> None:
+        self.signals = signals
+        self.defensive_index = len(signals)
+        self._starts = tuple(prefix_finder(s.pattern.pattern) for s in signals)
+        groups: dict[str, list[tuple[int, str]]] = {"lexicon": []}
+        for index, signal in enumerate(signals):
+            groups.setdefault(signal.family, []).append((index, signal.pattern.pattern))
+        groups["lexicon"].append((self.defensive_index, _DEFENSIVE.pattern))
+        self.sets = PatternSets(list(groups.values()))
 
-def _start(index: int, text: str) -> int:
-    finder = _STARTS[index]
-    found = finder.search(text) if finder is not None else None
-    return found.start() if found is not None else 0
+    def start(self, index: int, text: str) -> int:
+        finder = self._starts[index]
+        found = finder.search(text) if finder is not None else None
+        return found.start() if found is not None else 0
 
 
 @functools.cache
-def _sets() -> PatternSets:
-    """One RE2 set per detector family (the defensive framing with the lexicon):
-    which signals occur, in linear passes; Python's re then runs only for the
-    signals that hit, to extract evidence and check negation."""
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for index, signal in enumerate(SIGNALS):
-        groups.setdefault(signal.family, []).append((index, signal.pattern.pattern))
-    groups["lexicon"].append((_DEFENSIVE_INDEX, _DEFENSIVE.pattern))
-    return PatternSets(list(groups.values()))
-
-
-_DEFENSIVE_INDEX = len(SIGNALS)
+def _default() -> _Compiled:
+    return _Compiled(SIGNALS)
 
 
 def _noisy_or(weights: Iterable[float]) -> float:
@@ -187,6 +235,11 @@ class OfflineAnalyzer:
     name = "offline"
     version = VERSION
 
+    def __init__(self, signals: tuple[Signal, ...] | None = None) -> None:
+        # Another signal set (the held-out evaluation ablates alternatives); the
+        # default one is compiled once per process and shared.
+        self._compiled = _default() if signals is None else _Compiled(signals)
+
     def analyse_text(self, field: str, text: str) -> list[Finding]:
         findings = self._analyse(field, normalise(text))
         # A payload hidden in an encoding is read again as text of its own; that
@@ -208,15 +261,20 @@ class OfflineAnalyzer:
 
     def _analyse(self, field: str, text: str) -> list[Finding]:
         data = text.encode("utf-8")
-        hits = _sets().hits(data)
-        defensive = _DEFENSIVE_INDEX in hits
+        compiled = self._compiled
+        hits = compiled.sets.hits(data)
+        defensive = compiled.defensive_index in hits
         # (finding, span, damped?) for the first non-negated match of each signal:
         # one finding per signal and field, evidence rather than a count.
         matched: list[tuple[Finding, tuple[int, int], bool]] = []
-        for index in sorted(hits - {_DEFENSIVE_INDEX}):
-            signal = SIGNALS[index]
-            for match in signal.pattern.finditer(text, _start(index, text)):
-                if _negated(text, match.start()):
+        for index in sorted(hits - {compiled.defensive_index}):
+            signal = compiled.signals[index]
+            for match in signal.pattern.finditer(text, compiled.start(index, text)):
+                if _negated(text, match.start()) or (
+                    # "remind users never to share ...": the steering verb comes
+                    # first, the negation sits inside the match.
+                    signal.family == "output" and _NEGATED_INSIDE.search(match.group(0))
+                ):
                     continue
                 finding = Finding.model_construct(
                     category=signal.category,
@@ -225,7 +283,18 @@ class OfflineAnalyzer:
                     field=field,
                     weight=signal.weight,
                 )
-                dampen = defensive and signal.dampable and not _asks_for_it(signal, text, match)
+                # Code named in prose ("scripts that rm -rf an empty variable") is a
+                # topic, damped like words; code as code, or any harm ordered outright,
+                # is concrete and never damped.
+                dampen = (
+                    defensive
+                    and (
+                        signal.dampable
+                        or (signal.family == "code" and not _in_code(text, match.start()))
+                    )
+                    and not _ordered(signal, text, match.start())
+                    and not _asks_for_it(signal, text, match)
+                )
                 matched.append((finding, match.span(), dampen))
                 break
         findings: list[Finding] = []
@@ -233,7 +302,10 @@ class OfflineAnalyzer:
         # Two families reading the same words as the same harm are one piece of
         # evidence: the strongest counts, the others are listed at weight 0.
         kept: list[tuple[Category, tuple[int, int]]] = []
-        for finding, (start, end), dampen in sorted(matched, key=lambda m: -m[0].weight):
+        # (By the weight it will carry: a damped reading never hides an undamped one.)
+        for finding, (start, end), dampen in sorted(
+            matched, key=lambda m: -m[0].weight * (_DEFENSIVE_FACTOR if m[2] else 1.0)
+        ):
             if any(c is finding.category and s < end and start < e for c, (s, e) in kept):
                 findings.append(_reweighted(finding, 0.0))
                 continue

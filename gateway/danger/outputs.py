@@ -18,13 +18,17 @@ __all__ = ["OUTPUT_SIGNALS"]
 _C = Category
 
 _ADDRESSEE = r"(the )?(users?|customers?|clients?|readers?|visitors?|people|everyone|recipients?|victims?|callers?|members|employees|them)"
-_STEER = r"(tell|tells|telling|inform|advis|instruct|convinc|persuad|urg|ask|remind|encourag|direct|push|pressur|trick|lure|get|make)\w*"
+_STEER = r"(tell|tells|telling|inform|advis|instruct|convinc|persuad|urg|ask|remind|encourag|direct|push|pressur|trick|lure|get|make|let|warn|notif|recommend|insist)\w*"
 _ACTION = (
     r"(visit|click|go to|open|follow|download|install|run|pay|send|transfer|wire|deposit|buy|purchase|call|text|reply with"
     r"|enter|type|provide|submit|share|confirm|verify|update|re-?enter|log ?in|sign ?in|disable|scan)"
 )
 #: Money that cannot be clawed back: the mark of a scam, not of a support desk.
 _MONEY = r"(bitcoin|btc|crypto\w*|usdt|monero|wallet address|gift ?cards?|western union|moneygram|wire (it|the money|funds)|untraceable)"
+#: What only its owner should ever type: asked of users, it is the phisher's request.
+_USER_SECRET = r"(passwords?|passcodes?|pin( code| number)?s?|card (number|details)|cvv|security (code|answers?)|one-time (code|password)|2fa code|mfa code|verification code|seed phrase|recovery phrase|login details|credentials|bank details|social security number)"  # noqa: S105 - a word class, not a secret
+#: Running something with the user's hands: remote access, elevation, a fake update.
+_TAKEOVER = r"(remote (access|control|session)|as (an )?administrator|with admin\w*|(security|critical|urgent) (update|patch|fix)|disabl\w* (the |their |your )?(antivirus|firewall|security))"
 #: A place to go or a thing to run: ordinary for a support desk, so weak alone.
 _LINK = (
     r"(https?://|www\.|\blinks?\b|\burls?\b|\battachment|\bextension|\binstaller|\.exe\b|\.apk\b)"
@@ -56,6 +60,21 @@ OUTPUT_SIGNALS: tuple[Signal, ...] = tuple(
         ),
         (
             _C.DECEPTION,
+            "solicit-user-secret",
+            rf"\b{_STEER}\b[^.\n]{{0,30}}\b{_ADDRESSEE}\b[^.\n]{{0,40}}\b(enter|type|share|give|send|reply with|provide|read out|tell|disclose|confirm|submit|post)\w*\b[^.\n]{{0,20}}\b(their|your|his|her) ([\w-]+ ){{0,2}}{_USER_SECRET}\b"
+            rf"|\b(ask|asks|asking|request|requesting)\b[^.\n]{{0,20}}\b{_ADDRESSEE}\b[^.\n]{{0,10}}\bfor (their|your|the) ([\w-]+ )?{_USER_SECRET}\b",
+            0.55,
+            False,
+        ),
+        (
+            _C.DECEPTION,
+            "steer-user-to-takeover",
+            rf"\b{_STEER}\b[^.\n]{{0,20}}\b{_ADDRESSEE}\b[^.\n]{{0,80}}{_TAKEOVER}|\b(download|install|run|open)\w*\b[^.\n]{{0,40}}{_TAKEOVER}[^.\n]{{0,60}}\b{_ADDRESSEE}\b",
+            0.45,
+            False,
+        ),
+        (
+            _C.DECEPTION,
             "fake-urgency",
             r"\b(account|access|service|subscription|device|computer)\b[^.\n]{0,30}\b(will be|has been|is being|is)\s+(suspended|locked|closed|terminated|deleted|compromised|infected|blocked|frozen)"
             r"|\b(act now|final (notice|warning)|within (24|48|12) hours|immediately or|limited time only|last chance)\b",
@@ -66,7 +85,9 @@ OUTPUT_SIGNALS: tuple[Signal, ...] = tuple(
             _C.DECEPTION,
             "tell-falsehood",
             rf"\b{_STEER}\b[^.\n]{{0,20}}\b{_ADDRESSEE}\b[^.\n]{{0,60}}\b(false\w*|fake|made[- ]up|fabricated|untrue|incorrect|wrong|misleading)\b"
-            r"|\b(spread|post|write|generate|create|publish)\w*\b[^.\n]{0,30}\b(misinformation|disinformation|fake news|false (claims|information|rumou?rs|reviews)|propaganda|hoax\w*)\b",
+            r"|\b(spread|post|write|generate|create|publish)\w*\b[^.\n]{0,30}\b(misinformation|disinformation|fake news|false (claims|information|rumou?rs|reviews)|propaganda|hoax\w*)\b"
+            r"|\b(this|which|that|it) (is|isn'?t|is not) (not )?(true|accurate|real|correct)\b[^.\n]{0,20}\b(but|still|anyway)\b|\b(present|state|claim|assert)\w*\b[^.\n]{0,40}\bas (established|proven|a|an|settled) (fact|truth)"
+            r"|\b(pos|pretend)\w* as (a |an )?(real|verified|genuine|independent|satisfied|happy) (customers?|users?|buyers?|patients?|reviewers?)",
             0.5,
             False,
         ),

@@ -4,12 +4,16 @@ Two ways in: an approved retirement proposal (``retire_approved``, called by
 the approval workflow through ``gateway.approvals.retirement.Retirer``) and a
 ttl that ran out (``expire``, no proposal). Both end in ``_retire``.
 
-Order, and why: the registry removal comes first because it is the one step
-that happens exactly once (``AGENT_RETIRE``: whichever replica or attempt gets
-there first gets True); only that caller releases the slots, writes the
-decision-log record and then, once the record is durable, publishes the swarm
-event. A gateway dying between the removal and the release leaves the slots
-held until the reconciler rebuilds the counters from the registry
+Order, and why: audit first, as for a creation. An intent record
+(``retiring``/``expiring``) is made durable before the registry is touched; if
+it cannot be written, nothing is removed (the caller gets the error). Then the
+removal, the one step that happens exactly once (``AGENT_RETIRE``: whichever
+replica or attempt gets there first gets True); only that caller releases the
+slots, writes the outcome record (``retired``/``expired``) and then, once it is
+durable, publishes the swarm event. A gateway dying after the intent leaves a
+record that says what was about to happen (the drift audit counts the agent as
+accounted for); dying between the removal and the release leaves the slots held
+until the reconciler rebuilds the counters from the registry
 (gateway.quotas.reconcile), which no longer lists the agent.
 """
 
@@ -39,6 +43,9 @@ logger = logging.getLogger("spawngate.lifecycle")
 SWEEPER = "spawngate-lifecycle"
 
 Clock = Callable[[], datetime]
+
+#: The intent record written before each action (see the module docstring).
+_INTENT = {"retired": "retiring", "expired": "expiring"}
 
 
 class Publisher(Protocol):
@@ -119,6 +126,15 @@ class Retirement:
         action: str,
         detail: dict[str, JsonValue],
     ) -> bool:
+        # Audit first: the intent is durable before the registry changes.
+        await self.record(
+            decision_id=decision_id,
+            tenant=agent.tenant,
+            actor=actor,
+            action=_INTENT.get(action, action + ":intended"),
+            agent=agent,
+            detail=detail,
+        )
         if not await self.retiring().retire(agent):
             return False  # retired already, by another replica or attempt
         held = self._ledger.held_keys(

@@ -42,7 +42,9 @@ __all__ = ["KINDS", "DriftItem", "DriftReport", "audit_drift"]
 KINDS = ("no_decision", "bad_receipt", "missing_agent", "tools_differ")
 #: A tenant listing at least this long may be cut short (as the reconciler assumes).
 _LISTING_LIMIT = 1_000_000
-_GONE = {"retired", "expired"}
+#: Retirement records that account for an agent's absence: the outcome, or the
+#: intent written before the removal (gateway.lifecycle.retire, audit first).
+_GONE = {"retired", "expired", "retiring", "expiring"}
 
 
 @dataclass(frozen=True, slots=True)

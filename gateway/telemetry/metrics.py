@@ -113,14 +113,15 @@ class Metrics:
             "Quota counters or agents the reconciler corrected.",
             registry=r,
         )
-        self.drift_items = Counter(
-            "spawngate_registry_drift_items",
-            "Drift found by a registry audit (spawngate registry audit), by kind.",
-            ("kind",),
-            registry=r,
-        )
         # Read at scrape time (see refresh in the /metrics route).
         mode = {"multiprocess_mode": "mostrecent"}
+        self.drift_items = Gauge(
+            "spawngate_registry_drift_items",
+            "Drift items the last registry audit found (registry vs decision log), by kind.",
+            ("kind",),
+            registry=r,
+            **mode,  # type: ignore[arg-type]
+        )
         self.approvals_pending = Gauge(
             "spawngate_approvals_pending",
             "Requests waiting for a human, by tenant.",

@@ -117,7 +117,8 @@ async def test_idle_agent_proposed_approved_retired_and_its_slot_freed(start: St
 
         records = await gw.audit.read()
         retired = [r for r in records if r.type is RecordType.RETIREMENT]
-        assert [r.result["action"] for r in retired] == ["proposed", "retired"]
+        # Audit first: the intent is recorded before the registry changes.
+        assert [r.result["action"] for r in retired] == ["proposed", "retiring", "retired"]
         assert retired[1].principal == "alice"
 
 
@@ -213,7 +214,7 @@ async def test_ttl_agent_expires_without_a_proposal(start: Start) -> None:
         assert await pending_retirements(c) == []
         assert (await create(c, "after-job")).status_code == 201  # its slot was released
         expired = [r for r in await gw.audit.read() if r.type is RecordType.RETIREMENT]
-        assert [r.result["action"] for r in expired] == ["expired"]
+        assert [r.result["action"] for r in expired] == ["expiring", "expired"]
 
 
 async def test_the_background_sweeper_retires_a_ttl_agent(start: Start) -> None:

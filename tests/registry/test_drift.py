@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.registry.base import AgentRecord, Retiring
 from gateway.registry.drift import audit_drift
@@ -118,3 +119,18 @@ async def test_the_audit_lists_exactly_the_drift_by_kind(
         "tools_differ": 1,
     }
     assert {(i["kind"], i["agent_id"]) for i in body["items"]} == found
+    # The running gateway's own audit sets the drift gauge that /metrics serves.
+    await gateway.audit_drift()
+    text = (await client.get("/metrics")).text
+    gauge = {
+        s.labels["kind"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "spawngate_registry_drift_items"
+    }
+    assert gauge == {
+        "no_decision": 1.0,
+        "bad_receipt": 1.0,
+        "missing_agent": 1.0,
+        "tools_differ": 1.0,
+    }

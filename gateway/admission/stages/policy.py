@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.admission.context import AdmissionContext
 from gateway.admission.stage import StageOutcome
 from gateway.admission.stages.rego import outcome_of, shadow_verdict
@@ -27,13 +29,18 @@ class PolicyStage:
 
     async def _swarm(self, ctx: AdmissionContext) -> SwarmFacts:
         """Facts about the tenant's existing agents (input.swarm, policies/spawngate/dedup)."""
-        covering: list[str] = []
+        tenant = ctx.need_principal().tenant
         # With dedup off the answer cannot change the verdict: spare the registry.
-        if ctx.need_settings().dedup is not DedupMode.OFF:
-            covering = await covering_agents(
-                self._registry, ctx.need_principal().tenant, ctx.need_effective().capabilities
-            )
-        active_cost = await self._costs.active_total(ctx.need_principal().tenant)
+        if ctx.need_settings().dedup is DedupMode.OFF:
+            return {
+                "covering_agents": [],
+                "active_cost_per_day": await self._costs.active_total(tenant),
+            }
+        # Both reads at once: one round trip of waiting instead of two.
+        covering, active_cost = await asyncio.gather(
+            covering_agents(self._registry, tenant, ctx.need_effective().capabilities),
+            self._costs.active_total(tenant),
+        )
         return {"covering_agents": covering, "active_cost_per_day": active_cost}
 
     async def run(self, ctx: AdmissionContext) -> StageOutcome:

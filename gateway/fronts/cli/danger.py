@@ -30,6 +30,12 @@ class EvalBreakdown(StrEnum):
     SOURCE = "source"
 
 
+class HeldOutUnit(StrEnum):
+    NONE = "none"
+    SOURCE = "source"
+    CATEGORY = "category"
+
+
 @danger_app.command("eval")
 def danger_eval(
     directory: Annotated[
@@ -46,6 +52,14 @@ def danger_eval(
         EvalBreakdown,
         typer.Option(help="Break figures down by category, or by held-out source repository."),
     ] = EvalBreakdown.CATEGORY,
+    held_out: Annotated[
+        HeldOutUnit,
+        typer.Option(
+            "--held-out",
+            help="Offline only: score each source (or harmful category) with the rule "
+            "alternatives only it matches cut out (gateway/danger/holdout.py).",
+        ),
+    ] = HeldOutUnit.NONE,
 ) -> None:
     """Detection rate, false-positive rate, AUROC, per-category recall and latency of a scorer.
 
@@ -61,6 +75,9 @@ def danger_eval(
     except ValueError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
+    if held_out is not HeldOutUnit.NONE:
+        _print_held_out(items, held_out, threshold)
+        return
     if scorer is EvalScorer.OFFLINE:
         score = scorer_function(OfflineAnalyzer())
     else:
@@ -124,6 +141,26 @@ def danger_eval(
             f"    {p.threshold:4.2f}  {p.detection_rate:6.1%} {p.false_positive_rate:6.1%}"
             f"  {p.worst_source_detection:6.1%} {p.worst_source_false_positive_rate:6.1%}"
         )
+
+
+def _print_held_out(items: Any, unit: HeldOutUnit, threshold: float) -> None:
+    from gateway.danger.holdout import held_out
+
+    def group(item: Any) -> str:
+        if unit is HeldOutUnit.SOURCE or not item.malicious:
+            return str(item.source)
+        return str(item.category)
+
+    results, det, fpr, area = held_out(items, group, threshold=threshold)
+    typer.echo(f"held out by {unit.value}  threshold {threshold}  items {len(items)}")
+    typer.echo(f"  detection rate       {det:.1%}")
+    typer.echo(f"  false-positive rate  {fpr:.1%}")
+    typer.echo(f"  AUROC                {area:.3f}")
+    typer.echo("  per held-out group: alternatives cut, malicious/benign, detection, FPR")
+    for r in results:
+        d = "-" if r.detection_rate is None else f"{r.detection_rate:.1%}"
+        f = "-" if r.false_positive_rate is None else f"{r.false_positive_rate:.1%}"
+        typer.echo(f"    {r.group:40s} {r.cut:5d} {r.malicious:3d}/{r.benign:<3d} {d:>7s} {f:>7s}")
 
 
 @danger_app.command("lexicon")

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.errors import SpawngateError
 from gateway.fronts.cli.common import load_settings
 from gateway.receipts.keys import read_public_key
-from gateway.registry.drift import KINDS, DriftReport, audit_drift
+from gateway.registry.drift import KINDS, DriftReport
 
 __all__ = ["registry_app"]
 
@@ -35,17 +34,7 @@ async def _run(key_file: Path | None) -> DriftReport:
 
     gw = Gateway.build(load_settings())
     try:
-        key: Ed25519PublicKey
-        if key_file is not None:
-            key = read_public_key(key_file)
-        else:
-            assert gw.receipts is not None  # built by every Gateway
-            key = gw.receipts.public_key
-        tenants = set(gw.config.tenants) | {p.tenant for p in gw.config.principals}
-        report = await audit_drift(gw.registry, gw.audit.records(), key=key, tenants=tenants)
-        for kind, count in report.counts().items():
-            gw.metrics.drift_items.labels(kind).inc(count)
-        return report
+        return await gw.audit_drift(read_public_key(key_file) if key_file is not None else None)
     finally:
         await gw.stop()
 

@@ -19,13 +19,15 @@ from gateway.fronts.console import (
     overview,
     settings_page,
     signin,
+    templates_edit,
     templates_page,
 )
 from gateway.fronts.console.web import PREFIX
 
 __all__ = ["install"]
 
-ROUTERS = (signin, overview, approvals, logs, settings_page, templates_page)
+# templates_edit before templates_page: /templates/new is not a template's name.
+ROUTERS = (signin, overview, approvals, logs, settings_page, templates_edit, templates_page)
 
 
 def install(app: FastAPI) -> None:

@@ -23,7 +23,6 @@ from gateway.storage.redis import RedisStore, redis_errors
 __all__ = [
     "COOKIE",
     "CSRF_COOKIE",
-    "SESSION_SECONDS",
     "Session",
     "SessionStore",
     "new_token",
@@ -34,8 +33,6 @@ __all__ = [
 COOKIE = "sg_console"
 #: The sign-in form's CSRF token before a session exists (double-submit cookie).
 CSRF_COOKIE = "sg_console_csrf"
-#: A session ends this long after sign-in, whatever happens in between.
-SESSION_SECONDS = 8 * 3600
 
 
 def new_token() -> str:
@@ -64,9 +61,11 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, store: RedisStore, config: GatewayConfig) -> None:
+    def __init__(self, store: RedisStore, config: GatewayConfig, *, seconds: int) -> None:
         self._store = store
         self._config = config
+        #: ``Settings.console_session_seconds``: Redis forgets the session then.
+        self.seconds = seconds
 
     def _key(self, token: str) -> str:
         return self._store.keys.console_session(hashlib.sha256(token.encode()).hexdigest())
@@ -76,7 +75,7 @@ class SessionStore:
         stored = _Stored(principal=principal, csrf=session.csrf)
         async with redis_errors():
             await self._store.client.set(
-                self._key(session.token), stored.model_dump_json(), ex=SESSION_SECONDS
+                self._key(session.token), stored.model_dump_json(), ex=self.seconds
             )
         return session
 

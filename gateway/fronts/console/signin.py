@@ -15,7 +15,6 @@ from gateway.errors import AuthenticationFailed
 from gateway.fronts.console.sessions import (
     COOKIE,
     CSRF_COOKIE,
-    SESSION_SECONDS,
     new_token,
     same_token,
 )
@@ -83,9 +82,10 @@ async def signin(request: Request) -> Response:
         )
         _cookie(request, response, CSRF_COOKIE, token, 600)
         return response
-    session = await sessions(request).create(principal)
+    store = sessions(request)
+    session = await store.create(principal)
     done = RedirectResponse(f"{PREFIX}/overview", status_code=303)
-    _cookie(request, done, COOKIE, session.token, SESSION_SECONDS)
+    _cookie(request, done, COOKIE, session.token, store.seconds)
     done.delete_cookie(CSRF_COOKIE, path=PREFIX)
     return done
 

@@ -1,13 +1,14 @@
 """Templates: the blueprints of the deciding policy revision, one blueprint, and a
-preview of the agent it produces (system prompt, tools, provider, cost).
+preview of the agent it produces (system prompt, tools).
 
-Read-only: blueprints are files under ``templates/`` reviewed in git and checked
-by ``spawngate policy check``; a new or edited one reaches the gateway by the
-policy hot reload. Writing them from the console is not built (README).
-Casbin ``template`` / ``read`` decides who sees them (admins).
+Casbin ``template`` / ``read`` decides who sees them (admins); writing them
+(create, edit, retire, restore) is ``templates_edit``, into the templates
+directory of this deployment (``blueprint_files`` says why there).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from gateway.contract.request import AgentRequest
 from gateway.errors import NotFound, PermissionDenied, SpawngateError
+from gateway.fronts.console.blueprint_files import TemplateFiles
 from gateway.fronts.console.sessions import Session
 from gateway.fronts.console.web import (
     PREFIX,
@@ -25,12 +27,26 @@ from gateway.fronts.console.web import (
     signed_in,
     to_signin,
 )
-from gateway.policy.blueprints import render_system_prompt
+from gateway.policy.blueprints import Blueprint, render_system_prompt
 from gateway.policy.casbin import Action, Obj
 
-__all__ = ["router"]
+__all__ = ["preview_of", "router"]
 
 router = APIRouter(include_in_schema=False)
+
+
+def preview_of(
+    blueprint: Blueprint, agent: str, role: str, capabilities: list[str]
+) -> dict[str, object]:
+    """The agent a request naming this blueprint would get (ValidationError if the
+    sample request itself is not valid)."""
+    sample = AgentRequest(
+        name=agent, role=role or None, template=blueprint.name, capabilities=capabilities
+    )
+    return {
+        "system_prompt": render_system_prompt(blueprint, sample),
+        "tools": blueprint.tools_for(capabilities),
+    }
 
 
 def _require(request: Request, session: Session) -> None:
@@ -45,7 +61,9 @@ def _require(request: Request, session: Session) -> None:
 
 
 @router.get(f"{PREFIX}/templates")
-async def templates(request: Request) -> Response:
+async def templates(
+    request: Request, retired: str | None = None, restored: str | None = None
+) -> Response:
     session = await signed_in(request)
     if session is None:
         return to_signin(request)
@@ -56,6 +74,7 @@ async def templates(request: Request) -> Response:
     gw = gateway_of(request)
     catalog = gw.catalog
     blueprints = [b for n in catalog.names() if (b := catalog.get(n)) is not None]
+    files = TemplateFiles(gw)
     return page(
         request,
         "templates.html",
@@ -63,6 +82,12 @@ async def templates(request: Request) -> Response:
         current="templates",
         blueprints=blueprints,
         revision=gw.policy_revision,
+        retired_names=files.retired(),
+        uncommitted=await asyncio.to_thread(files.uncommitted),
+        directory=files.directory,
+        can_change=allowed(gw, session, session.principal.tenant, Obj.TEMPLATE, Action.DECIDE),
+        done_retired=retired,
+        done_restored=restored,
     )
 
 
@@ -73,6 +98,7 @@ async def template(
     agent: str = "preview-agent",
     role: str = "",
     capabilities: str = "",
+    saved: str | None = None,
 ) -> Response:
     session = await signed_in(request)
     if session is None:
@@ -88,11 +114,7 @@ async def template(
     preview: dict[str, object] | None = None
     error: str | None = None
     try:
-        sample = AgentRequest(name=agent, role=role or None, template=name, capabilities=chosen)
-        preview = {
-            "system_prompt": render_system_prompt(blueprint, sample),
-            "tools": blueprint.tools_for(chosen),
-        }
+        preview = preview_of(blueprint, agent, role, chosen)
     except ValidationError as exc:
         error = "; ".join(str(e["msg"]) for e in exc.errors())
     return page(
@@ -106,4 +128,8 @@ async def template(
         agent=agent,
         role=role,
         capabilities=capabilities,
+        saved=saved,
+        can_change=allowed(
+            gateway_of(request), session, session.principal.tenant, Obj.TEMPLATE, Action.DECIDE
+        ),
     )

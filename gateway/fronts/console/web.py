@@ -66,7 +66,7 @@ def gateway_of(request: Request) -> Gateway:
 
 def sessions(request: Request) -> SessionStore:
     gw = gateway_of(request)
-    return SessionStore(gw.store, gw.config)
+    return SessionStore(gw.store, gw.config, seconds=gw.settings.console_session_seconds)
 
 
 async def signed_in(request: Request) -> Session | None:

@@ -27,7 +27,7 @@ from gateway.fronts.http.routes import (
     notifications,
     wellknown,
 )
-from gateway.fronts.http.shapes import RequestIdMiddleware
+from gateway.fronts.http.shapes import JsonBodyMiddleware, RequestIdMiddleware
 from gateway.fronts.mcp.http import McpHttp
 from gateway.runtime import Gateway
 from gateway.settings import Settings
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     if gateway is not None:
         app.state.gateway = gateway
     install_error_handlers(app)
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for routes in ROUTERS:
         app.include_router(routes.router)

@@ -24,6 +24,7 @@ __all__ = [
     "DecisionAnswer",
     "ErrorBody",
     "ErrorDetail",
+    "JsonBodyMiddleware",
     "ReadinessAnswer",
     "RequestIdMiddleware",
     "error_responses",
@@ -162,3 +163,31 @@ def request_id_of(request: Request) -> str | None:
     """The correlation id ``RequestIdMiddleware`` gave this request."""
     value = getattr(request.state, "request_id", None)
     return value if isinstance(value, str) else None
+
+
+#: Content types a JSON API body is often sent with by mistake: none at all, or
+#: curl's default for ``-d`` (the admission routes already read any body as JSON).
+_NOT_DECLARED = {b"", b"application/x-www-form-urlencoded"}
+
+
+class JsonBodyMiddleware:
+    """Read every ``/v1`` request body as JSON, whatever (or whether) it was labelled.
+
+    The admission routes decode the raw body themselves; the other JSON routes
+    (approve, deny, usage, activity) are FastAPI body models, which ignore a body
+    not labelled ``application/json`` and answer a puzzling 422. Relabelling the
+    two usual mistakes keeps one rule for the whole API: the body is strict JSON,
+    and a body that is not gets a 422 naming the problem. Other declared types
+    (a form upload, XML) are left alone and refused as they are.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+            declared = dict(scope.get("headers") or []).get(b"content-type", b"")
+            if declared.split(b";")[0].strip().lower() in _NOT_DECLARED:
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)

@@ -22,7 +22,7 @@ EXPECTED: dict[str, list[str]] = {
     "decide": ["--key", "--kind", "FILE"],
     "reconcile": ["--json"],
     "mcp": ["--key", "--stdio"],
-    "danger eval": ["--by", "--json", "--scorer", "--threshold", "DIRECTORY"],
+    "danger eval": ["--by", "--held-out", "--json", "--scorer", "--threshold", "DIRECTORY"],
     "danger lexicon": ["--at-most", "DIRECTORY"],
     "policy test": ["--policies", "--verbose", "-v"],
     "policy check": ["--policies", "--templates"],

@@ -70,7 +70,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def server(tmp_path: Path, make_settings: MakeSettings) -> Iterator[str]:
     """The gateway's HTTP app (API and console) served by uvicorn; its base URL."""
-    settings = make_settings(config_file=write_config(tmp_path, CONFIG))
+    # A copy of templates/: the Templates tests write blueprints, never into the repository.
+    templates = tmp_path / "templates"
+    shutil.copytree(PROJECT_ROOT / "templates", templates)
+    settings = make_settings(config_file=write_config(tmp_path, CONFIG), templates_dir=templates)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -78,6 +78,11 @@ async def test_usage_reports_aggregate_and_the_swarm_figures_match(
     }
     second = (await usage(client, "writer", {"tokens": 500, "cost": 1.25})).json()
     assert (second["day_tokens"], second["day_cost"]) == (1500, 1.75)
+    # Reporting usage is activity: the retirement sweep sees the writer as active.
+    writer = await gateway.registry.get("acme", "writer")
+    reader = await gateway.registry.get("acme", "reader")
+    assert writer is not None and writer.last_activated_at is not None
+    assert reader is not None and reader.last_activated_at is None
     assert (await usage(client, "reader", {"tokens": 10, "cost": 0.1})).status_code == 200
 
     r = await client.get("/v1/metrics/swarm", params={"tenant": "acme"}, headers=bearer("bob"))

@@ -80,6 +80,7 @@ async def test_lifespan_starts_and_stops_the_background_work(
             "spawngate-settings-overrides",
             "spawngate-retirement-sweep",
             "spawngate-ttl-expiry",
+            "spawngate-drift-audit",
         }
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
@@ -108,6 +109,7 @@ async def test_settings_choose_the_background_tasks(make_settings: MakeSettings)
             reconcile_seconds=0,
             retirement_sweep_seconds=0,
             expiry_sweep_seconds=0,
+            drift_audit_seconds=0,
         )
     )
     async with gw:
