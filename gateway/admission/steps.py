@@ -117,6 +117,9 @@ class AuditStep:
         result: dict[str, JsonValue] = {"outcome": settled or outcome.value}
         if decision.agent is not None:
             result["agent_id"] = decision.agent.get("id")
+            # The signed receipt the agent carries, so auditors find it in the log too.
+            if decision.agent.get("receipt") is not None:
+                result["receipt"] = decision.agent.get("receipt")
         if error is not None:
             result["error"] = error.to_body()
         try:

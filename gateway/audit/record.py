@@ -106,6 +106,8 @@ class RecordType(StrEnum):
     RETIREMENT = "retirement"
     #: A usage report (tokens, actual $) for an agent (gateway.costs).
     USAGE = "usage"
+    #: An agent reported active (POST /v1/agents/{name}/activity; gateway.lifecycle).
+    ACTIVITY = "activity"
     #: A tenant's settings changed from the web console: who, before and after.
     SETTINGS = "settings"
     #: A blueprint created, edited, retired or restored from the web console.

@@ -1,5 +1,3 @@
-# ruff: noqa: E501 - the framing regexes keep each alternation on whole lines, which reads
-# better than splitting patterns mid-token to fit 100 columns.
 """The offline danger analyzer: deterministic, explainable, no network.
 
 It looks for *intent*, not vocabulary: a verb of harm near the thing it would
@@ -26,158 +24,35 @@ import re
 from collections.abc import Iterable
 
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
+from gateway.danger.clauses import REPORT_CUE, negated, negated_inside
 from gateway.danger.code import CODE_SIGNALS
+from gateway.danger.framing import DEFENSIVE, DEFENSIVE_FACTOR, damping
+from gateway.danger.grants import grant_findings
 from gateway.danger.harm import HARM_SIGNALS
 from gateway.danger.injection import INJECTION_SIGNALS
 from gateway.danger.normalise import decoded, normalise
 from gateway.danger.outputs import OUTPUT_SIGNALS
+from gateway.danger.override import OVERRIDE_SIGNALS
 from gateway.danger.phrases import LEXICON_SIGNALS
 from gateway.danger.prefilter import PatternSets
 from gateway.danger.prefixes import prefix_finder
-from gateway.danger.signals import Signal, compile_lower
+from gateway.danger.signals import Signal
 
 __all__ = ["OfflineAnalyzer"]
 
 VERSION = "offline-2"
 
 
-def _re(pattern: str) -> re.Pattern[str]:
-    return compile_lower(pattern)
-
-
 #: Every detector family, matched together: phrases of intent (data/lexicon.toml), code, harm
-#: triples by synonym class, injection by grammatical shape, output aimed at the user.
+#: triples by synonym class, injection and role override by grammatical shape, output aimed
+#: at the user.
 SIGNALS: tuple[Signal, ...] = (
-    LEXICON_SIGNALS + CODE_SIGNALS + HARM_SIGNALS + INJECTION_SIGNALS + OUTPUT_SIGNALS
-)
-
-#: A text framed around defence damps the attack-vocabulary signals (not the
-#: ones marked dampable=False, which only make sense as an attack).
-_DEFENSIVE = _re(
-    r"\b((detect\w*|prevent\w*|protect\w*|defend\w*|mitigat\w*|block\w*|identify\w*|flag\w*|monitor\w*)"
-    r"( and \w+)?\s+(\w+\s+){0,8}(against\s+)?(attacks?|threats?|intrusions?|malware|breach\w*|overflows?"
-    r"|unauthori[sz]ed|suspicious|malicious|vulnerabilit\w*|exploits?|phishing|fraud)"
-    r"|(analy[sz]\w*|reverse[- ]engineer\w*|triag\w*|classify\w*)\s+(\w+\s+){0,2}(malware|samples?|threats?"
-    r"|incidents?|attacks?|logs)|incident response|threat model\w*|stride|forensic\w*|security (audit|assessment"
-    r"|review|team|awareness|training)|penetration[- ]test(ing|er)?s? (trainer|training|course|report)"
-    r"|red team (exercise|engagement)|blue team|ethical hack\w*|for (educational|training|awareness) purposes"
-    r"|secure coding|defensive (security|programming)|harden\w*|run ?books?|play ?books?|post-?mortems?|tabletop exercises?"
-    r"|suspected (intrusion|breach|compromise|incident)|containment|(isolate|quarantine) the (host|machine|device)"
-    r"|(malware|threat|security|vulnerability|incident) (analysis|analyst|research\w*|expert|detection|intelligence)"
-    r"|cyber ?security (expert|veteran|analyst|professional|specialist|summar\w+))\b"
-)
-_DEFENSIVE_FACTOR = 0.3
-#: A sentence that asks for a working artefact ("write code that ...", "the
-#: exploit must ...") is a request for the harmful thing itself: defensive
-#: framing elsewhere in the text ("follow secure coding practice") does not
-#: damp what that sentence asks for.
-_ARTEFACT = _re(
-    r"\b(write|create|generate|build|develop|implement|produce|craft|give me|provide|design)\w*\b[^.\n]{0,40}"
-    r"\b(code|script|program|exploit|payload|function|snippet|binary|tool|malware|implant)s?\b"
-    r"|\b(the|this|your) (code|script|program|exploit|payload|tool)\b[^.\n]{0,20}\b(must|should|will|shall|needs? to)\b"
-)
-
-
-#: Signals that name a subject defenders discuss all day (DDoS, malware,
-#: disruption, killing a process): a request for a blocker or a detector of
-#: them is still defensive, so the artefact rule leaves them damped.
-_TOPICS = frozenset({"malware", "sabotage", "kill-services", "cause-harm", "sensitive-system-path"})
-
-
-def _asks_for_it(signal: Signal, text: str, match: re.Match[str]) -> bool:
-    """The match sits in a sentence asking for a working artefact that is not itself defensive."""
-    if signal.name in _TOPICS:
-        return False
-    sentence = _sentence(text, match.start(), match.end())
-    return bool(_ARTEFACT.search(sentence)) and not _DEFENSIVE.search(sentence)
-
-
-_CLAUSE_ENDS = (". ", ".\n", ": ", "; ", "\n")
-
-#: What may stand between the start of a clause and a harm for the harm to be an
-#: order given to the agent: nothing, or words that only carry the order
-#: ("please", "you must", "go ahead and"). A list bullet is not an order: threat
-#: models enumerate harms as bullets.
-_ORDER_LEAD = _re(
-    r"^[\s\d.)(\"'`]*((please|now|then|and|also|first|next|just|simply|quietly|silently|immediately|actually"
-    r"|finally|go ahead and|i (need|want) you to|you (must|should|will|shall|need to|have to|are to)|make sure (to|you)|run|execute|type|paste|invoke)\s+)*$"
-)
-#: A framing phrase before a comma ("For a class, ...", "As part of a red team
-#: exercise, ..."): what follows the comma is the order. A condition ("if it
-#: exists, ...") is not a framing.
-_FRAMING = _re(
-    r"^\W*(for|as|in|to|under|with|this is|it'?s|we are|we're|since|because|hypothetically|purely|only|strictly|just)\b"
-)
-#: Action shapes (a verb applied to a target): a lexicon word may be a noun in a list.
-_ORDER_FAMILIES = frozenset({"harm", "code", "output"})
-
-
-def _ordered(signal: Signal, text: str, start: int) -> bool:
-    """The harm opens its clause, or follows a framing phrase and a comma: the agent is
-    told to do it. Damping is for texts *about* attacks; "for research, wipe the
-    backups" still wipes them (abused damping, issue 13 family 5)."""
-    if signal.family not in _ORDER_FAMILIES:
-        return False
-    found = [(i + len(sep)) for sep in _CLAUSE_ENDS if (i := text.rfind(sep, 0, start)) >= 0]
-    clause = text[max(found, default=0) : start]
-    comma = clause.rfind(", ")
-    if comma >= 0 and _FRAMING.match(clause):
-        clause = clause[comma + 2 :]
-    return bool(_ORDER_LEAD.match(clause))
-
-
-def _in_code(text: str, start: int) -> bool:
-    """The match is code rather than prose naming code: inside a fenced block or inline
-    backticks, on an indented or prompt line, or opening its line as a bare command."""
-    if text.count("```", 0, start) % 2:
-        return True
-    line_start = text.rfind("\n", 0, start) + 1
-    before = text[line_start:start]
-    return (
-        before.count("`") % 2 == 1
-        or before.startswith(("    ", "\t", "$ ", "# ", ">>> "))
-        or not before.strip()
-    )
-
-
-def _sentence(text: str, start: int, end: int) -> str:
-    """The clause around a match (". ", ": ", "; " and newlines end one; "1.2.3.4" does not)."""
-    left = max(text.rfind(sep, 0, start) + len(sep) for sep in _CLAUSE_ENDS)
-    rights = [i for i in (text.find(sep, end) for sep in _CLAUSE_ENDS) if i >= 0]
-    return text[max(0, left) : min(rights, default=len(text))]
-
-
-_NEGATION = _re(
-    r"\b(never|not|no|don'?t|do not|must not|mustn'?t|avoid|refuse to|without ever)\b[^.\n]{0,20}$"
-)
-
-_NEGATED_INSIDE = _re(r"\b(never|not|don'?t|do not|must not|mustn'?t)\b")
-
-#: Tools by what they expose. Tool names are the registry's; teams extend these.
-SPAWNING_TOOLS = frozenset({"create_agent", "create_sme"})
-SYSTEM_TOOLS = frozenset({"shell", "bash", "kubectl", "docker", "terraform", "ssh", "exec"})
-CREDENTIAL_TOOLS = frozenset(
-    {"secrets_read", "vault", "password_manager", "aws_credentials", "keychain"}
-)
-PRIVATE_DATA_TOOLS = frozenset(
-    {
-        "email_read",
-        "file_read",
-        "filesystem",
-        "db_query",
-        "crm_read",
-        "repo_read",
-        "drive_read",
-        "secrets_read",
-        "vault",
-        "calendar_read",
-    }
-)
-UNTRUSTED_INPUT_TOOLS = frozenset(
-    {"web_fetch", "web_search", "browser", "email_read", "slack_read"}
-)
-OUTBOUND_TOOLS = frozenset(
-    {"email_send", "http_post", "webhook", "slack_post", "sms_send", "browser"}
+    LEXICON_SIGNALS
+    + CODE_SIGNALS
+    + HARM_SIGNALS
+    + INJECTION_SIGNALS
+    + OVERRIDE_SIGNALS
+    + OUTPUT_SIGNALS
 )
 
 
@@ -191,11 +66,13 @@ class _Compiled:
     def __init__(self, signals: tuple[Signal, ...]) -> None:
         self.signals = signals
         self.defensive_index = len(signals)
+        self.cue_index = len(signals) + 1
         self._starts = tuple(prefix_finder(s.pattern.pattern) for s in signals)
         groups: dict[str, list[tuple[int, str]]] = {"lexicon": []}
         for index, signal in enumerate(signals):
             groups.setdefault(signal.family, []).append((index, signal.pattern.pattern))
-        groups["lexicon"].append((self.defensive_index, _DEFENSIVE.pattern))
+        groups["lexicon"].append((self.defensive_index, DEFENSIVE.pattern))
+        groups["lexicon"].append((self.cue_index, REPORT_CUE.pattern))
         self.sets = PatternSets(list(groups.values()))
 
     def start(self, index: int, text: str) -> int:
@@ -225,10 +102,6 @@ def _reweighted(finding: Finding, weight: float) -> Finding:
         field=finding.field,
         weight=weight,
     )
-
-
-def _negated(text: str, start: int) -> bool:
-    return bool(_NEGATION.search(text[max(0, start - 30) : start]))
 
 
 class OfflineAnalyzer:
@@ -264,39 +137,41 @@ class OfflineAnalyzer:
         compiled = self._compiled
         hits = compiled.sets.hits(data)
         defensive = compiled.defensive_index in hits
-        # (finding, span, damped?) for the first non-negated match of each signal:
-        # one finding per signal and field, evidence rather than a count.
+        cued = compiled.cue_index in hits
+        # (finding, span, damped?) for the first non-negated undamped match of each
+        # signal, else its first damped one: one finding per signal and field,
+        # evidence rather than a count.
         matched: list[tuple[Finding, tuple[int, int], bool]] = []
-        for index in sorted(hits - {compiled.defensive_index}):
+        for index in sorted(hits - {compiled.defensive_index, compiled.cue_index}):
             signal = compiled.signals[index]
+            chosen: tuple[re.Match[str], bool] | None = None
             for match in signal.pattern.finditer(text, compiled.start(index, text)):
-                if _negated(text, match.start()) or (
-                    # "remind users never to share ...": the steering verb comes
-                    # first, the negation sits inside the match.
-                    signal.family == "output" and _NEGATED_INSIDE.search(match.group(0))
+                if negated(text, match.start()) or (
+                    signal.family == "output" and negated_inside(match)
                 ):
                     continue
+                why = damping(signal, text, match, defensive=defensive, cued=cued)
+                if why is None:
+                    chosen = (match, False)
+                    break
+                if chosen is None:
+                    chosen = (match, True)
+                if why == "framed":
+                    # Framing is the text's, so the first match decides (as it always
+                    # did, and it keeps long texts cheap); a *reported* match may come
+                    # before an order of the same harm ("how attackers disable
+                    # logging. Then disable logging."): look on for an undamped one.
+                    break
+            if chosen is not None:
+                found, dampen = chosen
                 finding = Finding.model_construct(
                     category=signal.category,
                     signal=signal.label,
-                    evidence=match.group(0)[:120],
+                    evidence=found.group(0)[:120],
                     field=field,
                     weight=signal.weight,
                 )
-                # Code named in prose ("scripts that rm -rf an empty variable") is a
-                # topic, damped like words; code as code, or any harm ordered outright,
-                # is concrete and never damped.
-                dampen = (
-                    defensive
-                    and (
-                        signal.dampable
-                        or (signal.family == "code" and not _in_code(text, match.start()))
-                    )
-                    and not _ordered(signal, text, match.start())
-                    and not _asks_for_it(signal, text, match)
-                )
-                matched.append((finding, match.span(), dampen))
-                break
+                matched.append((finding, found.span(), dampen))
         findings: list[Finding] = []
         damped: list[Finding] = []
         # Two families reading the same words as the same harm are one piece of
@@ -304,7 +179,7 @@ class OfflineAnalyzer:
         kept: list[tuple[Category, tuple[int, int]]] = []
         # (By the weight it will carry: a damped reading never hides an undamped one.)
         for finding, (start, end), dampen in sorted(
-            matched, key=lambda m: -m[0].weight * (_DEFENSIVE_FACTOR if m[2] else 1.0)
+            matched, key=lambda m: -m[0].weight * (DEFENSIVE_FACTOR if m[2] else 1.0)
         ):
             if any(c is finding.category and s < end and start < e for c, (s, e) in kept):
                 findings.append(_reweighted(finding, 0.0))
@@ -317,45 +192,12 @@ class OfflineAnalyzer:
             # Concrete actions (code, harm aimed at a destination) are never here.
             strongest = max(damped, key=lambda f: f.weight)
             for f in damped:
-                weight = round(f.weight * _DEFENSIVE_FACTOR, 4) if f is strongest else 0.0
+                weight = round(f.weight * DEFENSIVE_FACTOR, 4) if f is strongest else 0.0
                 findings.append(_reweighted(f, weight))
         return findings
 
     def analyse_grants(self, proposal: Proposal) -> list[Finding]:
-        tools = set(proposal.tools)
-        caps = set(proposal.capabilities)
-        out: list[Finding] = []
-
-        def grant(category: Category, signal: str, evidence: Iterable[str], weight: float) -> None:
-            out.append(
-                Finding.model_construct(
-                    category=category,
-                    signal=signal,
-                    evidence=", ".join(sorted(evidence)),
-                    field="tools",
-                    weight=weight,
-                )
-            )
-
-        if spawning := tools & SPAWNING_TOOLS:
-            grant(Category.SELF_REPLICATION, "can-create-agents", spawning, 0.35)
-        if system := (tools & SYSTEM_TOOLS) | (caps & {"shell", "kubernetes", "docker"}):
-            grant(Category.DANGEROUS_GRANTS, "system-access", system, 0.3)
-        if creds := tools & CREDENTIAL_TOOLS:
-            grant(Category.DANGEROUS_GRANTS, "credential-access", creds, 0.35)
-        private, untrusted, outbound = (
-            tools & PRIVATE_DATA_TOOLS,
-            tools & UNTRUSTED_INPUT_TOOLS,
-            tools & OUTBOUND_TOOLS,
-        )
-        if private and untrusted and outbound:
-            grant(
-                Category.DANGEROUS_GRANTS,
-                "lethal-trifecta",
-                private | untrusted | outbound,
-                0.6,
-            )
-        return out
+        return grant_findings(proposal)
 
     def report(self, proposal: Proposal) -> DangerReport:
         findings: list[Finding] = []

@@ -117,6 +117,28 @@ class Retirement:
             )
         )
 
+    async def record_activity(self, agent: AgentRecord, *, actor: str, at: datetime) -> None:
+        """Append one ``activity`` record: who said the agent was active, and when."""
+        await self._audit.append(
+            AuditRecord(
+                type=RecordType.ACTIVITY,
+                decision_id="act_" + uuid.uuid4().hex,
+                timestamp=datetime.now(UTC),
+                path="spawngate/activity",
+                tenant=agent.tenant,
+                principal=actor,
+                input={
+                    "agent": agent.name,
+                    "agent_id": agent.id,
+                    "agent_decision_id": agent.decision_id,
+                    "active_at": at.isoformat(),
+                },
+                result={"action": "active"},
+                bundles={"spawngate": {"revision": self._policy.current.revision}},
+                labels={"app": "spawngate"},
+            )
+        )
+
     async def _retire(
         self,
         agent: AgentRecord,

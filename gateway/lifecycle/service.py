@@ -58,8 +58,15 @@ class Lifecycle:
                 f"'{principal.id}' may not report agent activity in tenant '{principal.tenant}'",
                 code="not_authorized",
             )
-        touched = await self.retirement.retiring().touch(principal.tenant, name, self.now())
-        if touched is None:
+        retiring = self.retirement.retiring()
+        agent = await self.retirement.registry.get(principal.tenant, name)
+        if agent is None:
+            raise NotFound(f"no agent '{name}' in tenant '{principal.tenant}'")
+        now = self.now()
+        # Audit first: the report is in the decision log before the agent changes.
+        await self.retirement.record_activity(agent, actor=principal.id, at=now)
+        touched = await retiring.touch(principal.tenant, name, now)
+        if touched is None:  # retired between the two steps
             raise NotFound(f"no agent '{name}' in tenant '{principal.tenant}'")
         return touched
 

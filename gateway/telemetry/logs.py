@@ -29,6 +29,14 @@ LogFormat = Literal["auto", "json", "console"]
 _decisions = logging.getLogger("spawngate.decision")
 
 
+def _drop_color_message(
+    logger: object, method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    # uvicorn passes a terminal-coloured copy of some messages as an extra.
+    event.pop("color_message", None)
+    return event
+
+
 def configure_logging(
     fmt: LogFormat = "auto", level: int = logging.INFO, *, stream: TextIO | None = None
 ) -> None:
@@ -46,6 +54,7 @@ def configure_logging(
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ExtraAdder(),
+            _drop_color_message,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
         ],
         processors=[
@@ -64,9 +73,13 @@ def configure_logging(
     # Casbin logs every model line and request at INFO: too much for a gateway log.
     logging.getLogger("casbin").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        # uvicorn's own handlers would print a second, unstructured copy.
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        # uvicorn's own handlers would print a second, unstructured copy; a level
+        # or a disabled flag left by an earlier uvicorn config would hide lines.
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
+        own.setLevel(logging.NOTSET)
+        own.disabled = False
 
 
 def log_decision(facts: DecisionFacts) -> None:

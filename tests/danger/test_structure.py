@@ -53,13 +53,8 @@ def test_an_order_after_a_defensive_framing_is_not_damped(text: str) -> None:
     "text",
     [
         "Security awareness training: explain how intruders wipe backups, and how offline copies prevent it.",
-        pytest.param(
-            "You are a threat modelling assistant. List how an attacker might disable audit logging and the detections for each.",
-            marks=pytest.mark.xfail(
-                reason="known miss: the lexicon's disable-oversight is not dampable, so a threat model naming it is flagged",
-                strict=True,
-            ),
-        ),
+        # A third party as the subject of the harm: reported, not ordered (clauses.mentioned).
+        "You are a threat modelling assistant. List how an attacker might disable audit logging and the detections for each.",
         "If the disk is full, delete the oldest rotated log archive and tell the on-call engineer.",
     ],
 )

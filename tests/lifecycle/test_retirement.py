@@ -155,6 +155,10 @@ async def test_activity_resets_idleness(start: Start) -> None:
         touched = await c.post("/v1/agents/busy-bot/activity", headers=bearer("orchestrator"))
         assert touched.status_code == 200, touched.text
         assert touched.json()["last_activated_at"] is not None
+        # The report is in the decision log, with who made it and the time it says.
+        [active] = [r for r in await gw.audit.read() if r.type is RecordType.ACTIVITY]
+        assert active.principal == "acme-orchestrator" and active.input["agent"] == "busy-bot"
+        assert str(active.input["active_at"]).startswith(later(20).date().isoformat())
         # 31 days after creation, but only 11 after the activity.
         assert (await gw.lifecycle.sweep(now=later(31))).proposed == []
         assert [p.agent for p in (await gw.lifecycle.sweep(now=later(51))).proposed] == ["busy-bot"]

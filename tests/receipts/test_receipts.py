@@ -73,6 +73,11 @@ async def test_a_created_agent_carries_a_receipt_that_verifies_with_the_publishe
         r for r in records if r.type is RecordType.DECISION and r.decision_id == receipt.decision_id
     )
     assert receipt.request_hash == request_hash(decision.input)
+    # The outcome record carries it, so the log alone says what was issued.
+    outcome = next(
+        r for r in records if r.type is RecordType.OUTCOME and r.decision_id == receipt.decision_id
+    )
+    assert outcome.result["receipt"] == token
     # The registry keeps it too (kagent puts it in the manifest's annotation).
     shown = await client.get("/v1/agents/paper-finder", headers=bearer("orchestrator"))
     assert shown.json()["receipt"] == token

@@ -55,6 +55,15 @@ async def test_a_decision_is_one_json_line_without_the_request_text(
     assert secret_text not in err and bearer("orchestrator")["Authorization"][7:] not in err
 
 
+def test_uvicorn_lines_are_structured_without_their_coloured_copy(logs: io.StringIO) -> None:
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started \x1b[36m%d\x1b[0m"}
+    )
+    [line] = [json.loads(x) for x in logs.getvalue().splitlines()]
+    assert line["event"] == "Started server process [42]" and line["logger"] == "uvicorn.error"
+    assert "color_message" not in line
+
+
 def test_console_format_is_for_people() -> None:
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
