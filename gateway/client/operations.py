@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from gateway.approvals.queue import ApprovalRecord
 from gateway.audit.record import AuditRecord
 from gateway.client.calls import Call, creation, read
+from gateway.costs.service import UsageAnswer
+from gateway.costs.swarm import SwarmReport
 from gateway.fronts.http.models import ApprovalOutcome, RequestStatus
 from gateway.fronts.http.shapes import DecisionAnswer
 from gateway.registry.base import AgentRecord
@@ -78,6 +80,27 @@ def search_agents(
 
 def get_agent(name: str) -> Op[AgentRecord]:
     return Op(Call("GET", f"/v1/agents/{name}"), _parser(AgentRecord))
+
+
+def report_activity(name: str) -> Op[AgentRecord]:
+    return Op(Call("POST", f"/v1/agents/{name}/activity"), _parser(AgentRecord))
+
+
+def report_usage(name: str, tokens: int, cost: float) -> Op[UsageAnswer]:
+    # Not repeatable: the API has no key for a usage report, and a retry after a
+    # lost answer would count it twice.
+    call = Call(
+        "POST",
+        f"/v1/agents/{name}/usage",
+        json={"tokens": tokens, "cost": cost},
+        repeatable=False,
+    )
+    return Op(call, _parser(UsageAnswer))
+
+
+def swarm(tenant: str | None, days: int) -> Op[SwarmReport]:
+    call = Call("GET", "/v1/metrics/swarm", params={"tenant": tenant, "days": days})
+    return Op(call, _parser(SwarmReport))
 
 
 def request_status(request_id: str, wait: float) -> Op[RequestStatus]:

@@ -19,6 +19,8 @@ from gateway.audit.record import AuditRecord
 from gateway.client import operations as ops
 from gateway.client.calls import check, retry_settings
 from gateway.client.errors import WaitTimeout
+from gateway.costs.service import UsageAnswer
+from gateway.costs.swarm import SwarmReport
 from gateway.fronts.http.models import ApprovalOutcome, RequestStatus
 from gateway.fronts.http.shapes import DecisionAnswer
 from gateway.registry.base import AgentRecord
@@ -141,6 +143,20 @@ class Client:
 
     def get_agent(self, name: str) -> AgentRecord:
         return self._do(ops.get_agent(name))
+
+    # -- lifecycle and costs --------------------------------------------------
+
+    def report_activity(self, name: str) -> AgentRecord:
+        """Say that an agent of your tenant was active now (the retirement sweep reads it)."""
+        return self._do(ops.report_activity(name))
+
+    def report_usage(self, name: str, *, tokens: int, cost: float) -> UsageAnswer:
+        """Report an agent's usage; sent once (never retried: it would count twice)."""
+        return self._do(ops.report_usage(name, tokens, cost))
+
+    def swarm(self, *, tenant: str | None = None, days: int = 7) -> SwarmReport:
+        """The swarm's daily figures (auditors and admins)."""
+        return self._do(ops.swarm(tenant, days))
 
     # -- approvals ----------------------------------------------------------
 

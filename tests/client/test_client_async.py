@@ -56,3 +56,23 @@ async def test_a_lost_answer_is_retried_with_the_same_key_and_creates_once(
     # One agent, the one the first (lost) answer reported: the retry was a replay.
     stored = await gateway.registry.get("acme", "async-once")
     assert stored is not None and stored.decision_id == answer.decision_id
+
+
+async def test_a_usage_report_is_sent_once_even_when_its_answer_is_lost(gateway: Gateway) -> None:
+    app = create_app(gateway=gateway)
+    async with AsyncClient(
+        base_url="http://t",
+        api_key=DEMO["orchestrator"],
+        transport=httpx.ASGITransport(app=app),
+    ) as sg:
+        assert (await sg.create_agent(name="async-spender", role="spends")).outcome == "created"
+        used = await sg.report_usage("async-spender", tokens=10, cost=0.5)
+        assert (used.day_tokens, used.day_cost) == (10, 0.5)
+    lossy = LosesFirstAnswer(httpx.ASGITransport(app=app))
+    async with AsyncClient(
+        base_url="http://t", api_key=DEMO["orchestrator"], transport=lossy
+    ) as sg:
+        # A retry would count it twice (the API has no key for usage): the error surfaces.
+        with pytest.raises(httpx.TransportError):
+            await sg.report_usage("async-spender", tokens=10, cost=0.5)
+    assert len(lossy.sent) == 1

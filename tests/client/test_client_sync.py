@@ -101,3 +101,27 @@ def test_the_decision_log_is_read_page_after_page(live: LiveGateway) -> None:
     with client(live, "orchestrator") as sg, pytest.raises(Denied) as not_auditor:
         sg.decisions()
     assert not_auditor.value.code == "not_an_auditor"
+
+
+def test_usage_activity_and_the_swarm_figures(live: LiveGateway) -> None:
+    with client(live, "orchestrator") as sg:
+        answer = sg.create_agent(
+            name="client-spender", template="researcher", capabilities=["literature_review"]
+        )
+        if answer.outcome == "pending_approval":
+            # The module's earlier agents may have used up acme's $10/day: a human approves.
+            assert answer.request_id is not None
+            with client(live, "alice") as approver:
+                approver.approve(answer.request_id, note="within this month's budget")
+        assert sg.report_activity("client-spender").last_activated_at is not None
+        used = sg.report_usage("client-spender", tokens=1200, cost=0.75)
+        assert (used.agent, used.day_tokens, used.day_cost) == ("client-spender", 1200, 0.75)
+        with pytest.raises(NotFound):
+            sg.report_usage("nobody-here", tokens=1, cost=0.01)
+    # The swarm figures are for auditors and admins: bob audits acme.
+    with client(live, "bob") as auditor:
+        report = auditor.swarm(days=1)
+        assert report.tenant == "acme" and len(report.days) == 1
+        assert report.days[0].tokens >= 1200 and report.days[0].actual_cost >= 0.75
+    with client(live, "orchestrator") as sg, pytest.raises(Denied):
+        sg.swarm()
