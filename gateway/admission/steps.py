@@ -186,5 +186,6 @@ class QueueStep:
                 callback_url=str(request.callback_url)
                 if request and request.callback_url
                 else None,
+                tools=ctx.effective.tool_sources() if ctx.effective else None,
             )
         )

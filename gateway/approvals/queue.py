@@ -90,6 +90,9 @@ class ApprovalRecord(BaseModel):
     #: Quota counter keys the request reserved; released on deny or expiry.
     reserved_keys: tuple[str, ...] = ()
     callback_url: str | None = None
+    #: Tool provenance as the template stage decided it (from_template, from_request,
+    #: dropped), so approvers see what would be granted; None for older records.
+    tools: dict[str, list[str]] | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
     note: str | None = None

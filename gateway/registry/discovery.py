@@ -27,6 +27,7 @@ __all__ = [
     "allowed_templates_offering",
     "covering_agents",
     "suggestion",
+    "tenant_listing",
 ]
 
 #: Agents read per dedup check: the registry's index narrows them to holders of
@@ -59,7 +60,8 @@ async def covering_agents(
     return sorted(a.name for a in found if is_active(a, now) and wanted <= set(a.capabilities))
 
 
-def _listed(data: Mapping[str, Any], concern: str, tenant: str) -> set[str] | None:
+def tenant_listing(data: Mapping[str, Any], concern: str, tenant: str) -> set[str] | None:
+    """The tenant's own list in policy data ``spawngate.<concern>.tenants``; None if it has none."""
     section = data.get("spawngate", {}).get(concern, {})
     listed = section.get("tenants", {}).get(tenant) if isinstance(section, Mapping) else None
     return {str(x) for x in listed} if isinstance(listed, list) else None
@@ -70,13 +72,13 @@ def allowed_templates_offering(
 ) -> list[str]:
     """Templates the tenant may use (policies/spawngate/templates) with a module for
     the capability, if the tenant may request it at all (policies/spawngate/capabilities)."""
-    caps = _listed(data, "capabilities", tenant)
+    caps = tenant_listing(data, "capabilities", tenant)
     if caps is None:
         default = data.get("spawngate", {}).get("capabilities", {}).get("default_allowed", [])
         caps = {str(x) for x in default}
     if capability not in caps:
         return []
-    allowed = _listed(data, "templates", tenant)
+    allowed = tenant_listing(data, "templates", tenant)
     names = []
     for name in catalog.names():
         blueprint = catalog.get(name)

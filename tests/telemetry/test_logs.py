@@ -78,7 +78,7 @@ def test_console_format_is_for_people() -> None:
     assert "disk sda is slow" in err and not err.lstrip().startswith("{")
 
 
-def test_gateway_is_usable_without_logging_configured(gateway: Gateway) -> None:
-    # Library code logs through logging only: nothing reaches stdout unconfigured.
+def test_the_tenant_label_is_bounded_to_configured_tenants(gateway: Gateway) -> None:
+    # A caller cannot mint label values: an unknown tenant is counted as "none".
     assert gateway.metrics.tenant_label("acme") == "acme"
     assert gateway.metrics.tenant_label("made-up") == "none"

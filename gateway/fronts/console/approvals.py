@@ -46,7 +46,14 @@ def view(gw: Gateway, record: ApprovalRecord) -> dict[str, Any]:
     capabilities = _strings(request.get("capabilities"))
     template = str(request.get("template") or "default")
     blueprint = gw.catalog.get(template)
-    from_template = set(blueprint.tools_for(capabilities)) if blueprint else set()
+    # What the template stage decided when the request was queued; recomputed
+    # from today's catalog only for records queued before that was kept.
+    if record.tools is not None:
+        from_template = set(record.tools.get("from_template", []))
+        granted = from_template | set(record.tools.get("from_request", []))
+    else:
+        from_template = set(blueprint.tools_for(capabilities)) if blueprint else set()
+        granted = from_template | set(requested)
     raw_cost = request.get("estimated_cost_per_day")
     cost = max(
         float(raw_cost) if isinstance(raw_cost, int | float) else 0.0,
@@ -59,7 +66,7 @@ def view(gw: Gateway, record: ApprovalRecord) -> dict[str, Any]:
         "name": request.get("name") or "",
         "template": template,
         "requested_tools": requested,
-        "granted_tools": sorted(from_template | set(requested)),
+        "granted_tools": sorted(granted),
         "template_tools": sorted(from_template),
         "justification": request.get("justification") or "",
         "estimated_cost": cost,

@@ -27,6 +27,7 @@ from gateway.contract.request import SPAWNING_TOOLS, AgentKind
 from gateway.identity.authenticator import Principal
 from gateway.policy.casbin import Action, Obj
 from gateway.policy.snapshot import PolicySnapshot
+from gateway.registry.discovery import tenant_listing
 
 __all__ = ["Allowed", "allowed_for"]
 
@@ -42,14 +43,8 @@ class Allowed:
     kinds: frozenset[AgentKind]
 
 
-def _listed(data: Mapping[str, Any], concern: str, tenant: str) -> set[str] | None:
-    section = data.get("spawngate", {}).get(concern, {})
-    listed = section.get("tenants", {}).get(tenant) if isinstance(section, Mapping) else None
-    return {str(x) for x in listed} if isinstance(listed, list) else None
-
-
 def _tenant_capabilities(data: Mapping[str, Any], tenant: str) -> set[str]:
-    listed = _listed(data, "capabilities", tenant)
+    listed = tenant_listing(data, "capabilities", tenant)
     if listed is not None:
         return listed
     default = data.get("spawngate", {}).get("capabilities", {}).get("default_allowed", [])
@@ -68,7 +63,7 @@ def _may_create(snapshot: PolicySnapshot, principal: Principal, kind: AgentKind)
 
 def allowed_for(snapshot: PolicySnapshot, principal: Principal) -> Allowed:
     tenant = principal.tenant
-    listed = _listed(snapshot.data, "templates", tenant)
+    listed = tenant_listing(snapshot.data, "templates", tenant)
     blueprints = []
     for name in snapshot.catalog.names():
         blueprint = snapshot.catalog.get(name)

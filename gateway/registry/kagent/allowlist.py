@@ -10,18 +10,10 @@ bypassed the pipeline. It reads the same data as the policy, the same way
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from gateway.policy.snapshot import PolicyHolder
+from gateway.registry.discovery import tenant_listing
 
 __all__ = ["PolicyView"]
-
-
-def _listed(data: Mapping[str, Any], tenant: str) -> set[str] | None:
-    section = data.get("spawngate", {}).get("templates", {})
-    listed = section.get("tenants", {}).get(tenant) if isinstance(section, Mapping) else None
-    return {str(x) for x in listed} if isinstance(listed, list) else None
 
 
 class PolicyView:
@@ -39,7 +31,7 @@ class PolicyView:
             return f"template '{template}' is not in the catalog"
         if blueprint.tenants and tenant not in blueprint.tenants:
             return f"template '{template}' is not offered to tenant '{tenant}'"
-        allowed = _listed(snapshot.data, tenant)
+        allowed = tenant_listing(snapshot.data, "templates", tenant)
         if allowed is not None and template not in allowed:
             return f"template '{template}' is not on tenant '{tenant}''s allowlist"
         return None

@@ -104,6 +104,11 @@ async def test_review_returns_202_and_queues(client: httpx.AsyncClient, gateway:
     status = await client.get(f"/v1/requests/{body['request_id']}", headers=bearer("orchestrator"))
     assert status.status_code == 200
     assert status.json()["state"] == "pending" and status.json()["request"]["name"] == "ops-bot"
+    # The queued record keeps the tool provenance the template stage decided, as the
+    # answer showed it, so an approver sees what approving would grant.
+    queued = await gateway.approvals.get(body["request_id"])
+    assert queued is not None and queued.tools is not None
+    assert queued.tools == body["tools"] and queued.tools["from_template"]
     # Another tenant cannot see it.
     other = await client.get(f"/v1/requests/{body['request_id']}", headers=bearer("globex"))
     assert other.status_code == 404
