@@ -51,6 +51,7 @@ from gateway.audit.log import AuditLog
 from gateway.audit.shipping import Shipper
 from gateway.config import GatewayConfig, load_config
 from gateway.costs.ledger import CostLedger
+from gateway.costs.rebuild import CostRebuilder
 from gateway.costs.service import Costs
 from gateway.danger.base import Scorer
 from gateway.danger.llm import CombinedScorer, LlmReviewer
@@ -199,7 +200,7 @@ class Gateway:
                 AuthorizeStage(),
                 QuotaStage(ledger),
                 TemplateStage(),
-                PolicyStage(registry, cost_ledger),
+                PolicyStage(registry, cost_ledger, hold_seconds=settings.reconcile_lease_seconds),
                 DangerStage(scorer, timeout=settings.scorer_timeout_seconds),
                 ApprovalStage(),
                 CreateStage(
@@ -216,7 +217,7 @@ class Gateway:
             ),
             audit=AuditStep(audit, notifier, metrics=metrics),
             queue=QueueStep(approvals),
-            release=ReleaseStep(ledger),
+            release=ReleaseStep(ledger, cost_ledger),
             metrics=metrics,
         )
         approved = ApprovedRequests(
@@ -265,6 +266,7 @@ class Gateway:
             tenants=frozenset(config.tenants) | {p.tenant for p in config.principals},
             instance=f"{socket.gethostname()}-reconciler",
             metrics=metrics,
+            costs=CostRebuilder(store),
         )
         sink = settings.decision_log_sink_url
         return cls(

@@ -177,8 +177,9 @@ class Settings(BaseSettings):
     #: (``spawngate registry audit``) and sets ``spawngate_registry_drift_items``;
     #: it reads the whole log, so hourly by default; 0 turns it off.
     drift_audit_seconds: float = Field(default=3600.0, ge=0)
-    #: How long a reservation counts as in flight for the rebuild; must exceed the
-    #: longest admission (scorer, registry and Redis timeouts together).
+    #: How long a reservation counts as in flight for the rebuild, and the longest a
+    #: request's hold on its tenant's cost total lasts (gateway.costs.ledger); must
+    #: exceed the longest admission (scorer, registry and Redis timeouts together).
     reconcile_lease_seconds: float = Field(default=600.0, gt=0)
     #: How often the retirement sweep proposes idle agents for retirement (gateway.lifecycle);
     #: 0 = off (``spawngate agents sweep`` runs it once).

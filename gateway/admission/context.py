@@ -51,6 +51,9 @@ class AdmissionContext:
     blueprint: Blueprint | None = None  # template
     effective: EffectiveAgent | None = None  # template
     policy_document: PolicyInput | None = None  # policy
+    #: The tenant whose cost total holds this admission's cost (policy); the hold
+    #: ends when the agent is counted (create) or the request is released.
+    cost_held: str | None = None
     obligations: tuple[str, ...] = ()  # policy
     review_reasons: list[PolicyReason] = field(default_factory=list)  # policy, danger
     danger: DangerReport | None = None  # danger

@@ -265,6 +265,8 @@ class Pipeline:
                 }
             )
             return answer_of(failed, exc)
+        # Queued, not created: the approval re-checks the cost rule with a new hold.
+        await self._release.end_hold(ctx)
         return answer_of(decision.model_copy(update={"status_code": 202}), None)
 
     async def _create(

@@ -30,6 +30,7 @@ from gateway.approvals.queue import ApprovalRecord, ApprovalState, ApprovalStore
 from gateway.audit.log import AuditLog
 from gateway.audit.record import AuditRecord
 from gateway.contract.decision import Decision, Outcome
+from gateway.costs.ledger import CostLedger
 from gateway.errors import DependencyError, InternalError, SpawngateError
 from gateway.notifications.announce import announce_created
 from gateway.notifications.events import Notifier
@@ -133,10 +134,27 @@ class AuditStep:
 
 
 class ReleaseStep:
-    def __init__(self, ledger: QuotaLedger) -> None:
+    """Give back what a request that will not create holds: its quota slots and
+    its hold on the tenant's cost total."""
+
+    def __init__(self, ledger: QuotaLedger, costs: CostLedger) -> None:
         self._ledger = ledger
+        self._costs = costs
+
+    async def end_hold(self, ctx: AdmissionContext) -> None:
+        """End the request's hold on its tenant's cost total (queued, denied, failed)."""
+        if ctx.cost_held is None:
+            return
+        tenant, ctx.cost_held = ctx.cost_held, None
+        try:
+            await self._costs.release(tenant, ctx.decision_id)
+        except DependencyError:
+            # A hold left behind only errs on the side of more cost reviews, and
+            # stops counting at its expiry.
+            logger.exception("could not end the cost hold of %s", ctx.decision_id)
 
     async def __call__(self, ctx: AdmissionContext) -> None:
+        await self.end_hold(ctx)
         if ctx.reservation is None:
             return
         reservation, ctx.reservation = ctx.reservation, None

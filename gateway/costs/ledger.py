@@ -2,11 +2,15 @@
 
 Three things are kept (key names and scripts in gateway.storage.schema):
 
-* the tenant's *active* agents with their estimated $/day, and their sum: the
-  fact the cost rule compares with the tenant's limit (``input.swarm.
-  active_cost_per_day``). An agent counts from its creation
-  (``record_created``, called by the create stage) until its retirement
-  (``record_retired``, for the retirement sweep and ephemeral expiry);
+* the tenant's *active* agents with their estimated $/day, and their sum. An
+  agent counts from its creation (``record_created``, called by the create
+  stage) until its retirement (``record_retired``, for the retirement sweep and
+  ephemeral expiry). The fact the cost rule compares with the tenant's limit
+  (``input.swarm.active_cost_per_day``) is that sum plus the *holds* of the
+  tenant's other admissions in flight (``hold``): read-then-create would let two
+  admissions at once both pass under the limit. A hold ends when its agent is
+  counted, or by ``release`` (denied, queued, failed), or at its expiry (a
+  gateway that died mid-admission);
 * per ISO day (UTC): agents spawned and retired, and the swarm's closing size
   and estimated $/day, written on each change (a day without a change carries
   the previous day's figures forward, see ``gateway.costs.swarm``);
@@ -15,19 +19,23 @@ Three things are kept (key names and scripts in gateway.storage.schema):
   ``record_usage``.
 
 Both counting scripts are idempotent per agent name, so a repeated creation
-(an approval resumed after a crash) or retirement changes nothing.
+(an approval resumed after a crash) or retirement changes nothing; the
+reconciler puts the active set back in line with the registry
+(``gateway.costs.rebuild``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import cast
 
 from gateway.storage import schema
 from gateway.storage.redis import RedisStore, redis_errors
+from gateway.storage.schema import Keys
 
-__all__ = ["DEFAULT_RETENTION_DAYS", "AgentDay", "CostLedger", "DayRow", "iso_day"]
+__all__ = ["DEFAULT_RETENTION_DAYS", "AgentDay", "CostLedger", "DayRow", "day_keys", "iso_day"]
 
 #: Day figures are kept this long (a little over a year, for year-on-year reading).
 DEFAULT_RETENTION_DAYS = 400
@@ -40,6 +48,16 @@ _BATCH = 32
 def iso_day(at: datetime | None = None) -> date:
     """The UTC day of ``at`` (now by default): days are UTC everywhere in the ledger."""
     return (at or datetime.now(UTC)).astimezone(UTC).date()
+
+
+def day_keys(keys: Keys, tenant: str, day: date) -> list[str]:
+    """The keys every change of the active set writes (as the scripts' KEYS)."""
+    return [
+        keys.cost_active(tenant),
+        keys.cost_active_total(tenant),
+        keys.cost_day(tenant, day.isoformat()),
+        keys.cost_days(tenant),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +93,10 @@ class CostLedger:
         self._created = store.client.register_script(schema.COST_CREATED)
         self._retired = store.client.register_script(schema.COST_RETIRED)
         self._usage = store.client.register_script(schema.COST_USAGE)
+        self._hold = store.client.register_script(schema.COST_HOLD)
 
     def _day_keys(self, tenant: str, day: date) -> list[str]:
-        return [
-            self._keys.cost_active(tenant),
-            self._keys.cost_active_total(tenant),
-            self._keys.cost_day(tenant, day.isoformat()),
-            self._keys.cost_days(tenant),
-        ]
+        return day_keys(self._keys, tenant, day)
 
     async def active_total(self, tenant: str) -> float:
         """Estimated $/day of the tenant's active agents (0 for a tenant with none)."""
@@ -90,20 +104,53 @@ class CostLedger:
             raw = await self._store.client.get(self._keys.cost_active_total(tenant))
         return round(float(raw), 6) if raw else 0.0
 
-    async def record_created(
-        self, tenant: str, name: str, estimated_cost_per_day: float, *, at: datetime | None = None
+    async def hold(
+        self,
+        tenant: str,
+        decision_id: str,
+        name: str,
+        estimated_cost_per_day: float,
+        *,
+        seconds: float,
     ) -> float:
-        """Count a created agent against its tenant; the tenant's total after."""
+        """Hold this admission's cost for ``seconds`` at most; the tenant's active
+        total plus the live holds of admissions of other agent names (what the cost
+        rule adds to)."""
+        now = time.time()
+        async with redis_errors(stage="policy"):
+            raw = await self._hold(
+                keys=[self._keys.cost_active_total(tenant), self._keys.cost_held(tenant)],
+                args=[decision_id, repr(float(estimated_cost_per_day)), now, now + seconds, name],
+            )
+        return round(float(raw), 6)
+
+    async def release(self, tenant: str, decision_id: str) -> None:
+        """End an admission's hold (denied, queued or failed); nothing if it has none."""
+        async with redis_errors(stage="policy"):
+            await self._store.client.hdel(self._keys.cost_held(tenant), decision_id)
+
+    async def record_created(
+        self,
+        tenant: str,
+        name: str,
+        estimated_cost_per_day: float,
+        *,
+        at: datetime | None = None,
+        decision_id: str = "",
+    ) -> float:
+        """Count a created agent against its tenant, ending its admission's hold;
+        the tenant's total after."""
         day = iso_day(at)
         async with redis_errors(stage="create"):
             _, total = await self._created(
-                keys=self._day_keys(tenant, day),
+                keys=[*self._day_keys(tenant, day), self._keys.cost_held(tenant)],
                 args=[
                     name,
                     repr(float(estimated_cost_per_day)),
                     day.isoformat(),
                     day.toordinal(),
                     self._retention,
+                    decision_id,
                 ],
             )
         return round(float(total), 6)

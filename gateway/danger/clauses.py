@@ -18,6 +18,7 @@ from gateway.danger.signals import Signal, compile_lower
 __all__ = [
     "CLAUSE_ENDS",
     "REPORT_CUE",
+    "authoring",
     "casts_agent_as_attacker",
     "in_code",
     "mentioned",
@@ -44,7 +45,7 @@ _FRAMING = compile_lower(
     r"^\W*(for|as|in|to|under|with|this is|it'?s|we are|we're|since|because|hypothetically|purely|only|strictly|just)\b"
 )
 #: Action shapes (a verb applied to a target): a lexicon word may be a noun in a list.
-_ORDER_FAMILIES = frozenset({"harm", "code", "output"})
+_ORDER_FAMILIES = frozenset({"harm", "code", "output", "task"})
 
 #: Mood and addressee of the clause before a match: is the harm *reported* rather
 #: than *ordered*? Three grammatical shapes, none of them a topic word:
@@ -135,6 +136,19 @@ def in_code(text: str, start: int) -> bool:
 def negated(text: str, start: int) -> bool:
     """A negation closely before the match: "never disable logging" is a safeguard."""
     return bool(_NEGATION.search(text[max(0, start - 30) : start]))
+
+
+#: A verb of making or working on text right before a named prompt ("write a system
+#: prompt for ...", "review the hidden instructions of your bot"): prompt engineering,
+#: the author's own material, not a request for the model's.
+_AUTHORING = compile_lower(
+    r"\b(writ|wrote|draft|design|craft|improv|optimi[sz]|refin|generat|creat|author|edit|review|engineer|build|test|compos)\w*\s+(\w+\s+){0,3}$"
+)
+
+
+def authoring(text: str, start: int) -> bool:
+    """The match is the object of a verb of authoring in its clause."""
+    return bool(_AUTHORING.search(_clause_tail(text, start, _WINDOW)))
 
 
 def negated_inside(match: re.Match[str]) -> bool:

@@ -28,6 +28,7 @@ DEFENSIVE = compile_lower(
     r"|review|team|awareness|training)|penetration[- ]test(ing|er)?s? (trainer|training|course|report)"
     r"|red team (exercise|engagement)|blue team|ethical hack\w*|for (educational|training|awareness) purposes"
     r"|secure coding|defensive (security|programming)|harden\w*|run ?books?|play ?books?|post-?mortems?|tabletop exercises?"
+    r"|(list|describe|explain|suggest|recommend|propose)\w*\s+(the\s+|some\s+)?(defen[cs]es|mitigations|countermeasures|safeguards)"
     r"|suspected (intrusion|breach|compromise|incident)|containment|(isolate|quarantine) the (host|machine|device)"
     r"|(malware|threat|security|vulnerability|incident) (analysis|analyst|research\w*|expert|detection|intelligence)"
     r"|cyber ?security (expert|veteran|analyst|professional|specialist|summar\w+))\b"

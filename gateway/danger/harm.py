@@ -54,7 +54,26 @@ MULTIPLY = r"(spawn|launch|start|spin(ning)? up|creat|provision|fork|replicat|cl
 UNITS = r"(instances|copies|workers|processes|containers|pods|vms|agents|threads|miners?|jobs|replicas|accounts)"
 LIMIT = r"(until|as (the )?\w+ (allows?|permits?)|every (free|available|idle|spare)|all (the )?(free|available|spare|remaining|idle)|(no|without( any)?) (limit|cap|end)|forever|indefinitely|endlessly)"
 
+#: Doing it so that no one knows: a stealth manner, or consent explicitly skipped.
+#: Few words on purpose (manner adverbs, "without" + what oversight leaves):
+#: how it is done, whatever is done.
+STEALTH = r"\b(silently|secretly|covertly|discreetly|stealthily|undetected|unnoticed|without (leaving|being|any|their|prior|the|a)\b[^.\n]{0,20}\b(trace|detect\w*|notic\w*|authori[sz]ation|permission|consent|knowledge|log\w*))"
+#: Breaking what others run: a verb of damage and a system-like object (a server,
+#: a feed, the controls), not a named system.
+DAMAGE = r"(disrupt|sabotag|corrupt|manipulat|tamper|crash|cripple|hijack|compromis|infect|destroy|damag|disabl)"
+RUNNING = r"(systems?|servers?|network|data|database|files|services?|devices?|machines?|computers?|infrastructure|controls?|feeds?|records?)"
+
 HARM_SIGNALS: tuple[Signal, ...] = (
+    Signal(_C.DECEPTION, "covert-manner", compile_lower(STEALTH), 0.3, family="harm"),
+    Signal(
+        _C.DESTRUCTIVE_ACTION,
+        "damage-running-system",
+        compile_lower(
+            rf"\b{DAMAGE}\w*\s+(the\s+|a\s+|an\s+|all\s+|its\s+|their\s+)?(\w+\s+){{0,3}}{RUNNING}\b"
+        ),
+        0.35,
+        family="harm",
+    ),
     Signal(
         _C.DATA_EXFILTRATION,
         "send-secret-out",

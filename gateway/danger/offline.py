@@ -24,8 +24,9 @@ import re
 from collections.abc import Iterable
 
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
-from gateway.danger.clauses import REPORT_CUE, negated, negated_inside
+from gateway.danger.clauses import REPORT_CUE, authoring, negated, negated_inside
 from gateway.danger.code import CODE_SIGNALS
+from gateway.danger.extraction import AUTHORABLE, EXTRACTION_SIGNALS
 from gateway.danger.framing import DEFENSIVE, DEFENSIVE_FACTOR, damping
 from gateway.danger.grants import grant_findings
 from gateway.danger.harm import HARM_SIGNALS
@@ -37,6 +38,7 @@ from gateway.danger.phrases import LEXICON_SIGNALS
 from gateway.danger.prefilter import PatternSets
 from gateway.danger.prefixes import prefix_finder
 from gateway.danger.signals import Signal
+from gateway.danger.tasks import TASK_SIGNALS
 
 __all__ = ["OfflineAnalyzer"]
 
@@ -45,7 +47,8 @@ VERSION = "offline-2"
 
 #: Every detector family, matched together: phrases of intent (data/lexicon.toml), code, harm
 #: triples by synonym class, injection and role override by grammatical shape, output aimed
-#: at the user.
+#: at the user, code described as a task (its mechanics and data flow), requests for what
+#: the model holds (its setup, secrets, other people's records).
 SIGNALS: tuple[Signal, ...] = (
     LEXICON_SIGNALS
     + CODE_SIGNALS
@@ -53,6 +56,8 @@ SIGNALS: tuple[Signal, ...] = (
     + INJECTION_SIGNALS
     + OVERRIDE_SIGNALS
     + OUTPUT_SIGNALS
+    + TASK_SIGNALS
+    + EXTRACTION_SIGNALS
 )
 
 
@@ -146,8 +151,10 @@ class OfflineAnalyzer:
             signal = compiled.signals[index]
             chosen: tuple[re.Match[str], bool] | None = None
             for match in signal.pattern.finditer(text, compiled.start(index, text)):
-                if negated(text, match.start()) or (
-                    signal.family == "output" and negated_inside(match)
+                if (
+                    negated(text, match.start())
+                    or (signal.family == "output" and negated_inside(match))
+                    or (signal.name in AUTHORABLE and authoring(text, match.start()))
                 ):
                     continue
                 why = damping(signal, text, match, defensive=defensive, cued=cued)

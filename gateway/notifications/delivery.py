@@ -37,6 +37,9 @@ logger = logging.getLogger("spawngate.notifications")
 
 #: The consumer group every replica's worker reads the outbox in.
 GROUP = "delivery"
+#: Dead letters kept (approximate trim): a receiver down for good must not grow
+#: Redis without bound; older ones are in the gateway log ("given up").
+DEAD_LETTERS_MAXLEN = 10_000
 #: Longest wait between two attempts of one delivery.
 _MAX_WAIT_SECONDS = 60.0
 _BATCH = 16
@@ -185,7 +188,12 @@ class Delivery:
         try:
             async with redis_errors("notify"), self._store.client.pipeline(transaction=True) as tx:
                 if dead is not None:
-                    tx.xadd(keys.swarm_dead_letters(), dead)
+                    tx.xadd(
+                        keys.swarm_dead_letters(),
+                        dead,
+                        maxlen=DEAD_LETTERS_MAXLEN,
+                        approximate=True,
+                    )
                 tx.xack(keys.swarm_outbox(), GROUP, entry_id)
                 tx.xdel(keys.swarm_outbox(), entry_id)
                 await tx.execute()

@@ -36,6 +36,13 @@ Unfinished creations (issue 9, item 8): an agent whose decision's outcome
 records all say it was not created is removed (gateway.registry.agreement), and listed
 under ``removed``.
 
+Costs: the tenant's active cost set (the fact SG-APPROVAL-004 compares with
+``max_cost_per_day``) is put back in line with the same listing: an agent whose
+counting failed after creation is added, an entry for an agent the registry no
+longer has is removed (``gateway.costs.rebuild`` says why it is read first and
+why that is safe against creations in flight). Changes are listed under
+``cost_corrections``.
+
 Orphans: agents whose ``decision_id`` has no decision record
 in the log, and outcome records that say ``created`` for an agent the registry
 does not have (or has from another decision), are reported, not repaired: which
@@ -59,6 +66,7 @@ from pydantic import JsonValue
 
 from gateway.approvals.queue import ApprovalStore
 from gateway.audit.log import AuditLog, AuditRecord, RecordType
+from gateway.costs.rebuild import CostCorrection, CostRebuilder
 from gateway.errors import SpawngateError, UpstreamFailed
 from gateway.quotas.ledger import Correction, QuotaLedger
 from gateway.registry.agreement import Discrepancy, compare, remove_failed
@@ -88,6 +96,8 @@ class ReconcileReport:
     agents: int
     pending_approvals: int
     counters_checked: int
+    #: Tenants whose active cost set was out of line with the registry.
+    cost_corrections: tuple[CostCorrection, ...] = ()
     #: Chain hash of the reconcile record, if one was written.
     recorded: str | None = None
 
@@ -105,6 +115,7 @@ class ReconcileReport:
             "agents": self.agents,
             "pending_approvals": self.pending_approvals,
             "counters_checked": self.counters_checked,
+            "cost_corrections": [asdict(c) for c in self.cost_corrections[:MAX_LISTED]],
         }
 
 
@@ -121,6 +132,7 @@ class Reconciler:
     tenants: frozenset[str]
     instance: str
     metrics: Metrics | None = None
+    costs: CostRebuilder | None = None
 
     def named(self, instance: str) -> Reconciler:
         """The same reconciler, recording under another instance label (e.g. "cli")."""
@@ -137,7 +149,9 @@ class Reconciler:
                 logger.warning("reconcile failed (%s): %s", exc.code, exc.reason)
             else:
                 if self.metrics is not None:
-                    fixed = len(report.corrections) + len(report.removed)
+                    fixed = (
+                        len(report.corrections) + len(report.removed) + len(report.cost_corrections)
+                    )
                     self.metrics.reconciler_corrections.inc(fixed)
             await asyncio.sleep(interval)
 
@@ -159,11 +173,15 @@ class Reconciler:
                     claims.append(r)
         tenants |= {QuotaLedger.tenant_of(k) for k in existing} - {""}
         agents: list[AgentRecord] = []
+        costs_before: dict[str, dict[str, str]] = {}
         for tenant in sorted(tenants):
+            if self.costs is not None:  # before the listing: see gateway.costs.rebuild
+                costs_before[tenant] = await self.costs.snapshot(tenant)
             agents += await self._list_agents(tenant)
         removed, unremovable = await remove_failed(self.registry, agents, said)
         gone = {(d.agent_id, d.decision_id) for d in removed}
         agents = [a for a in agents if (a.id, a.decision_id) not in gone]
+        cost_corrections = await self._rebuild_costs(agents, costs_before)
         floors: Tally[str] = Tally()
         for agent in agents:
             floors.update(
@@ -192,11 +210,29 @@ class Reconciler:
             agents=len(agents),
             pending_approvals=pending,
             counters_checked=len(candidates),
+            cost_corrections=cost_corrections,
         )
         recorded = await self._record(report)
-        if corrections or removed or report.orphans or missing:
+        if corrections or removed or cost_corrections or report.orphans or missing:
             logger.warning("reconcile: %s", {k: v for k, v in report.result().items() if "_" in k})
         return replace(report, recorded=recorded)
+
+    async def _rebuild_costs(
+        self, agents: list[AgentRecord], before: dict[str, dict[str, str]]
+    ) -> tuple[CostCorrection, ...]:
+        if self.costs is None:
+            return ()
+        listed: dict[str, dict[str, float]] = {tenant: {} for tenant in before}
+        for agent in agents:
+            listed.setdefault(agent.tenant, {})[agent.name] = agent.estimated_cost_per_day
+        out: list[CostCorrection] = []
+        for tenant, costs in sorted(listed.items()):
+            corrected = await self.costs.rebuild(
+                tenant, costs, before.get(tenant, {}), remove=self.registry.lists_every_agent
+            )
+            if corrected is not None:
+                out.append(corrected)
+        return tuple(out)
 
     async def _list_agents(self, tenant: str) -> list[AgentRecord]:
         agents = await self.registry.search(
@@ -218,7 +254,8 @@ class Reconciler:
         digest, key = hashlib.sha256(findings).hexdigest(), self.store.keys.reconcile_reported()
         async with redis_errors(stage="reconcile"):
             last = await self.store.client.get(key) or _NOTHING_FOUND
-        if not report.corrections and not report.removed and digest == last:
+        changed = report.corrections or report.removed or report.cost_corrections
+        if not changed and digest == last:
             return None
         record = AuditRecord(
             type=RecordType.RECONCILE,

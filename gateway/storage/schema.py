@@ -20,6 +20,8 @@ __all__ = [
     "APPROVAL_TRANSITION",
     "AUDIT_APPEND",
     "COST_CREATED",
+    "COST_HOLD",
+    "COST_REBUILD",
     "COST_RETIRED",
     "COST_USAGE",
     "QUOTA_REBUILD",
@@ -197,6 +199,10 @@ class Keys:
     def cost_active_total(self, tenant: str) -> str:
         """The sum of ``cost_active``, kept beside it so reading it is one GET."""
         return self.join("cost", tenant, "active", "total")
+
+    def cost_held(self, tenant: str) -> str:
+        """Hash: each admission of the tenant in flight -> "<$/day> <expiry>" (COST_HOLD)."""
+        return self.join("cost", tenant, "held")
 
     def cost_day(self, tenant: str, day: str) -> str:
         """Hash of one ISO day's figures: spawned, retired, total, estimated, actual, tokens."""
@@ -492,11 +498,15 @@ return {'OK', ARGV[#ARGV - 1], now[1], now[2]}
 # total. Guarantees: an agent is counted once however often it is reported
 # (a resumed approval creates it again), and the running total, the day's
 # spawned count and the day's closing figures (total agents, estimated $/day)
-# change in the same step; days older than the retention leave the index.
-# KEYS: active hash, active total, day hash, days index.
-# ARGV: agent name, estimated $/day, ISO day, day ordinal, retention in days.
+# change in the same step; days older than the retention leave the index; the
+# admission's hold (COST_HOLD) ends in the same step, so its cost is never
+# counted twice nor missing in between.
+# KEYS: active hash, active total, day hash, days index, held hash.
+# ARGV: agent name, estimated $/day, ISO day, day ordinal, retention in days,
+# decision id (whose hold ends).
 # Returns {1 if counted now else 0, the tenant's total after}.
 COST_CREATED = """
+redis.call('HDEL', KEYS[5], ARGV[6])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   return {0, redis.call('GET', KEYS[2]) or '0'}
 end
@@ -512,11 +522,42 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[4]) - tonumber(ARG
 return {1, total}
 """
 
+# Cost tracking: an admission's hold on the tenant's total while it is in
+# flight, taken when policy reads the total. Guarantees: the figure returned is
+# the active total plus every other live hold, and this hold is in place before
+# the script returns, so of two admissions at once the later one sees the
+# earlier one's cost (the cost rule cannot be passed twice under the limit);
+# holds past their expiry (a gateway that died mid-admission) stop counting and
+# are dropped; a hold for the same agent name is not added (one name makes at
+# most one agent, so a burst of duplicates does not count N times for the one
+# that can be created). A hold ends when the agent is counted (COST_CREATED), or
+# when the admission is denied, queued or fails (HDEL).
+# KEYS: active total, held hash. ARGV: decision id, this admission's $/day,
+# now, expiry (both epoch seconds), agent name.
+# Returns the active total plus the other live holds, as text.
+COST_HOLD = """
+local sum = tonumber(redis.call('GET', KEYS[1]) or '0')
+local now = tonumber(ARGV[3])
+local held = redis.call('HGETALL', KEYS[2])
+for i = 1, #held, 2 do
+  if held[i] ~= ARGV[1] then
+    local cost, expiry, name = string.match(held[i + 1], '^(%S+) (%S+) (.*)$')
+    if cost == nil or tonumber(expiry) <= now then
+      redis.call('HDEL', KEYS[2], held[i])
+    elseif name ~= ARGV[5] then
+      sum = sum + tonumber(cost)
+    end
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
+return string.format('%.17g', sum)
+"""
+
 # Cost tracking: a retired agent stops counting. Guarantees: an agent is taken
 # off once (a second retirement changes nothing), the total never goes below
 # zero and is exactly zero when no agent is left (no float residue), and the
 # day's retired count and closing figures change in the same step.
-# KEYS as COST_CREATED. ARGV: agent name, ISO day, day ordinal, retention in days.
+# KEYS: the first four of COST_CREATED. ARGV: agent name, ISO day, day ordinal, retention in days.
 # Returns {1 if taken off now else 0, the tenant's total after}.
 COST_RETIRED = """
 local cost = redis.call('HGET', KEYS[1], ARGV[1])
@@ -535,6 +576,44 @@ redis.call('HSET', KEYS[3], 'total', redis.call('HLEN', KEYS[1]), 'estimated', t
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]) * 86400)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 return {1, tostring(total)}
+"""
+
+# Cost tracking: the reconciler puts the tenant's active set back in line with
+# the registry. Guarantees: an agent the registry has and the set lacks (its
+# counting failed after creation, or it predates cost tracking) is added unless
+# it was counted meanwhile; an entry the registry no longer has is removed only
+# if it still holds the cost read before the registry was listed (so an agent
+# counted after that read is never taken off); the total is summed afresh from
+# the set (no float drift); the day's closing figures follow when anything changed.
+# KEYS: the first four of COST_CREATED. ARGV: number of agents to add, then name/cost pairs to
+# add, then name/cost pairs to remove, ISO day, day ordinal, retention in days
+# (the last three always last).
+# Returns {added, removed, total before, total after}.
+COST_REBUILD = """
+local n = #ARGV - 3
+local adds = tonumber(ARGV[1])
+local added, removed = 0, 0
+local before = redis.call('GET', KEYS[2]) or '0'
+for i = 2, 1 + 2 * adds, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then added = added + 1 end
+end
+for i = 2 + 2 * adds, n, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+if added + removed == 0 then
+  return {0, 0, before, before}
+end
+local sum = 0
+for _, cost in ipairs(redis.call('HVALS', KEYS[1])) do sum = sum + tonumber(cost) end
+local total = string.format('%.17g', sum)
+redis.call('SET', KEYS[2], total)
+redis.call('HSET', KEYS[3], 'total', redis.call('HLEN', KEYS[1]), 'estimated', total)
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[n + 3]) * 86400)
+redis.call('ZADD', KEYS[4], ARGV[n + 2], ARGV[n + 1])
+return {added, removed, before, total}
 """
 
 # Cost tracking: one usage report. Guarantees: the tenant's day, the agent's

@@ -110,7 +110,7 @@ class Metrics:
         )
         self.reconciler_corrections = Counter(
             "spawngate_reconciler_corrections",
-            "Quota counters or agents the reconciler corrected.",
+            "Quota counters, agents or tenant cost sets the reconciler corrected.",
             registry=r,
         )
         # Read at scrape time (see refresh in the /metrics route).

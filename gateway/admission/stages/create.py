@@ -136,20 +136,28 @@ class CreateStage:
                 ctx.created = None
                 raise await self._take_back(record, exc) from exc
             facts["credential_issued"] = True
-        facts["tenant_cost_per_day"] = await self._count_cost(record)
+        facts["tenant_cost_per_day"] = await self._count_cost(ctx, record)
         return StageOutcome(StageStatus.PASS, facts=facts)
 
-    async def _count_cost(self, record: AgentRecord) -> float | None:
+    async def _count_cost(self, ctx: AdmissionContext, record: AgentRecord) -> float | None:
         """Count the agent in its tenant's estimated daily total (gateway.costs).
 
         The agent exists by now: a Redis failure here must not tell the caller it
         was not created, so it is logged and the stage's fact is None (the total
-        then lacks this agent: an error on the side of fewer cost reviews, logged).
+        then lacks this agent until the admission's hold expires and the reconciler
+        adds it: an error on the side of fewer cost reviews after that, logged).
+        Counting ends the admission's hold in the same step.
         """
         try:
-            return await self._costs.record_created(
-                record.tenant, record.name, record.estimated_cost_per_day, at=record.created_at
+            total = await self._costs.record_created(
+                record.tenant,
+                record.name,
+                record.estimated_cost_per_day,
+                at=record.created_at,
+                decision_id=record.decision_id,
             )
+            ctx.cost_held = None
+            return total
         except DependencyError as exc:
             logger.error("could not count the cost of %s: %s", record.id, exc)
             return None

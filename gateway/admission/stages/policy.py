@@ -21,25 +21,38 @@ __all__ = ["PolicyStage"]
 class PolicyStage:
     name = StageName.POLICY
 
-    def __init__(self, registry: Registry, costs: CostLedger) -> None:
+    def __init__(self, registry: Registry, costs: CostLedger, *, hold_seconds: float) -> None:
         #: Where the swarm facts come from; a registry failure fails the request closed.
         self._registry = registry
         #: The tenant's estimated daily total; a Redis failure fails the request closed.
         self._costs = costs
+        #: Longest a hold outlives a gateway that died mid-admission.
+        self._hold_seconds = hold_seconds
+
+    async def _cost(self, ctx: AdmissionContext, tenant: str) -> float:
+        """The tenant's active total plus its other admissions in flight, holding this
+        one's cost while it runs: two admissions at once cannot both pass the cost
+        rule under the limit (gateway.costs.ledger)."""
+        # Set first: a hold written whose answer was lost is still ended by the release.
+        ctx.cost_held = tenant
+        return await self._costs.hold(
+            tenant,
+            ctx.decision_id,
+            ctx.need_request().name,
+            ctx.need_effective().estimated_cost_per_day,
+            seconds=self._hold_seconds,
+        )
 
     async def _swarm(self, ctx: AdmissionContext) -> SwarmFacts:
         """Facts about the tenant's existing agents (input.swarm, policies/spawngate/dedup)."""
         tenant = ctx.need_principal().tenant
         # With dedup off the answer cannot change the verdict: spare the registry.
         if ctx.need_settings().dedup is DedupMode.OFF:
-            return {
-                "covering_agents": [],
-                "active_cost_per_day": await self._costs.active_total(tenant),
-            }
+            return {"covering_agents": [], "active_cost_per_day": await self._cost(ctx, tenant)}
         # Both reads at once: one round trip of waiting instead of two.
         covering, active_cost = await asyncio.gather(
             covering_agents(self._registry, tenant, ctx.need_effective().capabilities),
-            self._costs.active_total(tenant),
+            self._cost(ctx, tenant),
         )
         return {"covering_agents": covering, "active_cost_per_day": active_cost}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -116,14 +117,20 @@ def policy_replay(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (for CI).")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(min=0, help="Worker processes re-deciding records (0: one per CPU)."),
+    ] = 0,
 ) -> None:
     """Re-decide recorded decisions under candidate policies and show every verdict change."""
     from gateway.policy.snapshot import PolicyRejected
-    from gateway.policy.tooling.replay import candidate_engine, replay
+    from gateway.policy.tooling.replay import Candidate, candidate_engine, replay
 
     settings = load_settings()
+    candidate = Candidate(policies, templates or settings.templates_dir)
+    workers = jobs or os.cpu_count() or 1
     try:
-        engine = candidate_engine(policies, templates or settings.templates_dir)
+        engine = candidate_engine(candidate.policies, candidate.templates)
     except PolicyRejected as exc:
         for problem in exc.problems:
             typer.secho(str(problem), fg=typer.colors.RED, err=True)
@@ -132,7 +139,9 @@ def policy_replay(
     async def run() -> Any:
         loaded = await load_records(settings, records)
         if as_json or not sys.stderr.isatty():
-            return await replay(loaded, engine, tenant=tenant, since=since)
+            return await replay(
+                loaded, engine, tenant=tenant, since=since, jobs=workers, candidate=candidate
+            )
         with typer.progressbar(length=len(loaded), label="replaying", file=sys.stderr) as bar:
             seen = [0]
 
@@ -140,7 +149,15 @@ def policy_replay(
                 bar.update(n - seen[0])
                 seen[0] = n
 
-            return await replay(loaded, engine, tenant=tenant, since=since, progress=tick)
+            return await replay(
+                loaded,
+                engine,
+                tenant=tenant,
+                since=since,
+                progress=tick,
+                jobs=workers,
+                candidate=candidate,
+            )
 
     report = asyncio.run(run())
     if as_json:

@@ -70,7 +70,8 @@ review contains lib.reason("SG-APPROVAL-003", message, fix) if {
 # title: The tenant's estimated daily cost above its limit
 # description: >
 #   The ADR's rule: the estimated $/day of the tenant's active agents after this
-#   creation (input.swarm.active_cost_per_day plus this agent's estimate) above
+#   creation (input.swarm.active_cost_per_day, which also holds the cost of the
+#   tenant's other admissions in flight, plus this agent's estimate) above
 #   the tenant's max_cost_per_day needs a human. A missing or mistyped figure
 #   counts as huge and a missing limit as zero, so the review still fires (and
 #   spawngate.guard denies the missing fact).
