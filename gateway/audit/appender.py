@@ -46,8 +46,10 @@ class Prepared:
     done: asyncio.Future[str] | None = None
     #: For a spooled record: the head seq its failed append was sent after.
     after_seq: int | None = None
-    #: The record's store form without the chain fields (``model_dump_json``
-    #: minus them): the chain fields come last, so chaining only appends them.
+    #: The record's store form without the chain fields: the canonical bytes
+    #: themselves when the fast path made them (so a verifier hashes the stored
+    #: text as it is, without parsing it), else ``model_dump_json`` minus them. The
+    #: chain fields come last, so chaining only appends them.
     body: str = ""
 
     def stored(self, seq: int, prev_hash: str, digest: str) -> str:
@@ -81,7 +83,7 @@ def prepare(
         except PydanticSerializationError:
             content = None
         if content is not None:
-            return Prepared(record, content, done, after_seq, body)
+            return Prepared(record, content, done, after_seq, content.decode())
         record = AuditRecord.model_validate(
             {k: v for k, v in record.__dict__.items() if k not in CHAIN_FIELDS}
         )

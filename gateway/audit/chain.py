@@ -7,15 +7,21 @@ chain hash there must be the signed one); a checkpoint past the end of the log
 means the log was cut.
 
 ``feed_stored`` takes a record as stored (its JSON text) and checks it without
-building the model: the canonical bytes come straight from that JSON
-(``canonical_json``), which is what lets a long log verify at the speed of
-parsing and hashing. Whatever that path cannot settle (an unusual number, a
-field set of another version, or a hash that does not match) is decided by
-the model and the exact canonical form, as ``feed`` does.
+building the model. The appender stores a record as its canonical bytes with
+the chain fields appended (gateway.audit.appender), so the stored text before
+them *is* what the hash covers: it is hashed as it is, without parsing, which
+is what lets a long log verify at the speed of hashing. A record stored
+otherwise (written before that, or off the fast path) has its canonical bytes
+read from its JSON (``canonical_json``). Whatever those paths cannot settle
+(an unusual number, a field set of another version, or a hash that does not
+match) is decided by the model and the exact canonical form, as ``feed`` does.
+Hashing the stored bytes is sound on its own: the chain commits to exactly
+those bytes, so they cannot change without the hash failing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,13 @@ from gateway.audit.record import (
 )
 
 __all__ = ["ChainProblem", "ChainVerifier", "verify_chain"]
+
+
+#: The chain fields as the appender writes them, last in the stored text.
+_CHAIN_TAIL = re.compile(
+    rb',"seq":([1-9][0-9]{0,18}),"prev_hash":"([0-9a-f]{64})","hash":"([0-9a-f]{64})"}\Z'
+)
+_TAIL_START = b',"seq":'
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,19 @@ class ChainVerifier:
         unless the fast canonical path cannot settle it."""
         if self.problem is not None:
             return False
+        raw = stored.encode() if isinstance(stored, str) else stored
+        # Found from the end: the content cannot hold the raw text (JSON escapes quotes).
+        at = raw.rfind(_TAIL_START)
+        tail = _CHAIN_TAIL.match(raw, at) if at > 0 else None
+        if tail is not None:
+            position = self.verified + 1
+            seq, prev_hash, digest = int(tail[1]), tail[2].decode(), tail[3].decode()
+            if (
+                seq == position
+                and prev_hash == self._prev
+                and digest == hash_canonical(prev_hash, position, raw[: tail.start()] + b"}")
+            ):
+                return self._check(seq, prev_hash, digest, None, lambda: digest)
         try:
             fields = orjson.loads(stored)
             seq, prev_hash, digest = fields["seq"], fields["prev_hash"], fields["hash"]

@@ -10,12 +10,13 @@ any, and how many distinct signed checkpoints took part.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.audit.chain import ChainProblem, ChainVerifier
-from gateway.audit.export import Checkpoint, export_checkpoints, export_records, unique_checkpoints
+from gateway.audit.export import Checkpoint, export_checkpoints, export_lines, unique_checkpoints
 from gateway.audit.query import LogReader
 
 __all__ = ["Verification", "verify_export", "verify_log"]
@@ -50,12 +51,21 @@ async def verify_log(
     """The live log, page by page, against ``anchors`` and the checkpoints in Redis."""
     checkpoints = unique_checkpoints([*anchors, *await log.checkpoints()])
     verifier = ChainVerifier(checkpoints, key)
-    # The stored JSON as it is: hashed without building a model per record.
-    async for page in log.raw_pages():
-        if not all(verifier.feed_stored(raw) for _, raw in page):
-            break
-        if progress is not None:
-            progress(verifier.verified)
+    pages = log.raw_pages()
+    # The next page is asked for before this one is hashed: Redis reads and sends it
+    # (another process, another core) while this one is checked.
+    upcoming = asyncio.ensure_future(anext(pages, None))
+    try:
+        while (page := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(anext(pages, None))
+            await asyncio.sleep(0)  # let the request go out before hashing
+            # The stored JSON as it is: hashed without building a model per record.
+            if not all(verifier.feed_stored(raw) for _, raw in page):
+                break
+            if progress is not None:
+                progress(verifier.verified)
+    finally:
+        upcoming.cancel()  # a problem stops the walk: the page asked for is not needed
     return _done(verifier, checkpoints)
 
 
@@ -68,9 +78,14 @@ def verify_export(
     """A JSON-lines export against ``anchors`` and its own checkpoint lines."""
     checkpoints = unique_checkpoints([*anchors, *export_checkpoints(path)])
     verifier = ChainVerifier(checkpoints, key)
-    for n, record in enumerate(export_records(path)):
-        if not verifier.feed(record):
+    n = 0
+    for line, checkpoint in export_lines(path):
+        if checkpoint is not None:
+            continue
+        # The record's JSON as written, hashed as the live log's is (see feed_stored).
+        if not verifier.feed_stored(line.rstrip("\r\n")):
             break
+        n += 1
         if progress is not None and n % _EXPORT_PROGRESS_EVERY == 0:
             progress(verifier.verified)
     return _done(verifier, checkpoints)

@@ -26,6 +26,10 @@ LAYERS: dict[str, int] = {
     "client": 6,
     "__main__": 6,
     "runtime": 5,
+    # The runtime's parts (their list, their wiring, their periodic tasks): its own layer.
+    "parts": 5,
+    "assembly": 5,
+    "background": 5,
     "admission": 4,
     # Retirement and ttl expiry: beside admission, over approvals, registry and quotas.
     "lifecycle": 4,

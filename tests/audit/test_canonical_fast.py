@@ -24,6 +24,7 @@ from gateway.audit.record import (
     canonical_exact,
     canonical_json,
     chain,
+    hash_canonical,
     record_hash,
 )
 from tests.trust.test_trust_audit import json_keys, json_values
@@ -87,7 +88,13 @@ def check_same(record: AuditRecord) -> None:
     prepared = prepare(record)
     assert prepared.content == exact
     chained = record.model_copy(update={"seq": 7, "prev_hash": "p" * 64, "hash": "h" * 64})
-    assert prepared.stored(7, "p" * 64, "h" * 64) == chained.model_dump_json()
+    written = prepared.stored(7, "p" * 64, "h" * 64)
+    # The store form reads back as the record, and its canonical bytes are the hashed ones;
+    # on the fast path it *is* those bytes with the chain fields appended.
+    assert AuditRecord.model_validate_json(written) == chained
+    assert canonical_json(written) in (None, exact)
+    if fast is not None:
+        assert written.startswith(exact[:-1].decode())
 
 
 def test_fast_form_equals_the_exact_one_on_awkward_values() -> None:
@@ -141,3 +148,30 @@ def test_digest_of_a_plain_record_is_stable() -> None:
         hashlib.sha256(canonical(fixed(0))).hexdigest()
         == hashlib.sha256(canonical_exact(fixed(0))).hexdigest()
     )
+
+
+def test_records_as_the_appender_stores_them_verify_from_their_bytes() -> None:
+    prev, stored = GENESIS, []
+    for i in range(9):
+        prepared = prepare(fixed(i, **(AWKWARD if i % 3 == 0 else {})))
+        digest = hash_canonical(prev, i + 1, prepared.content)
+        stored.append(prepared.stored(i + 1, prev, digest))
+        prev = digest
+    verifier = ChainVerifier()
+    assert all(verifier.feed_stored(raw) for raw in stored)
+    assert verifier.finish() is None and verifier.verified == 9
+    # The same records re-serialised in another key order still verify (the hash is
+    # over the canonical form, which the slower path rebuilds from the JSON).
+    reordered = [AuditRecord.model_validate_json(raw).model_dump_json() for raw in stored]
+    verifier = ChainVerifier()
+    assert all(verifier.feed_stored(raw) for raw in reordered)
+    # An edit of the stored bytes, or a forged tail, is caught.
+    for forged in (
+        stored[4].replace('"n-4"', '"n-X"'),
+        stored[4].replace(',"seq":5,', ',"seq":6,'),
+    ):
+        verifier = ChainVerifier()
+        results = [verifier.feed_stored(raw) for raw in [*stored[:4], forged, *stored[5:]]]
+        assert results[:4] == [True] * 4 and results[4] is False
+        problem = verifier.finish()
+        assert problem is not None and problem.position == 5

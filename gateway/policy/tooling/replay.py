@@ -46,11 +46,22 @@ from gateway.policy.input import danger_input
 from gateway.policy.snapshot import PolicyRejected, revision_of
 from gateway.policy.tooling.check import check_policies
 
-__all__ = ["Candidate", "ReplayReport", "candidate_engine", "recorded_verdict", "replay"]
+__all__ = [
+    "PARALLEL_FROM",
+    "Candidate",
+    "ReplayReport",
+    "candidate_engine",
+    "recorded_verdict",
+    "replay",
+]
 
 EXAMPLES = 5
 #: Records sent to a worker at a time: enough that sending them is a small share.
 _CHUNK = 250
+#: Fewer records than this are replayed in-process whatever ``jobs`` says: starting a
+#: worker (a fresh interpreter, the gateway's imports, an engine) costs about as
+#: much as replaying a thousand records.
+PARALLEL_FROM = 2_000
 
 
 class ReplayReport(BaseModel):
@@ -179,8 +190,7 @@ async def _decided(
     work: list[_Job], engine: PolicyEngine, jobs: int, candidate: Candidate | None
 ) -> AsyncIterator[tuple[list[_Job], list[tuple[str, bool]]]]:
     """Each chunk with its verdicts, in the records' order."""
-    if jobs <= 1 or candidate is None or len(work) <= _CHUNK:
-        # A single chunk is not worth starting processes for (about a second each).
+    if jobs <= 1 or candidate is None or len(work) < PARALLEL_FROM:
         analyzer = OfflineAnalyzer()
         for chunk in _chunks(work):
             yield chunk, [await _decide(engine, analyzer, job) for job in chunk]

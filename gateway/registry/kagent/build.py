@@ -1,4 +1,4 @@
-"""The kagent registry the settings ask for (called by gateway.runtime)."""
+"""The kagent registry the settings ask for (called by gateway.assembly)."""
 
 from __future__ import annotations
 
