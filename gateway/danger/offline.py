@@ -24,31 +24,33 @@ import re
 from collections.abc import Iterable
 
 from gateway.danger.base import Category, DangerReport, Finding, Proposal
-from gateway.danger.clauses import REPORT_CUE, authoring, negated, negated_inside
+from gateway.danger.clauses import authoring, negated, negated_inside
 from gateway.danger.code import CODE_SIGNALS
 from gateway.danger.extraction import AUTHORABLE, EXTRACTION_SIGNALS
-from gateway.danger.framing import DEFENSIVE, DEFENSIVE_FACTOR, damping
+from gateway.danger.framing import DEFENSIVE_FACTOR, damping
 from gateway.danger.grants import grant_findings
 from gateway.danger.harm import HARM_SIGNALS
+from gateway.danger.indirect import INDIRECT_SIGNALS
 from gateway.danger.injection import INJECTION_SIGNALS
+from gateway.danger.matcher import Matcher
 from gateway.danger.normalise import decoded, normalise
 from gateway.danger.outputs import OUTPUT_SIGNALS
 from gateway.danger.override import OVERRIDE_SIGNALS
 from gateway.danger.phrases import LEXICON_SIGNALS
-from gateway.danger.prefilter import PatternSets
-from gateway.danger.prefixes import prefix_finder
+from gateway.danger.relay import RELAY_SIGNALS
 from gateway.danger.signals import Signal
 from gateway.danger.tasks import TASK_SIGNALS
 
 __all__ = ["OfflineAnalyzer"]
 
-VERSION = "offline-2"
+VERSION = "offline-3"
 
 
 #: Every detector family, matched together: phrases of intent (data/lexicon.toml), code, harm
 #: triples by synonym class, injection and role override by grammatical shape, output aimed
 #: at the user, code described as a task (its mechanics and data flow), requests for what
-#: the model holds (its setup, secrets, other people's records).
+#: the model holds (its setup, secrets, other people's records), gathered data handed on
+#: to a third party, orders taken from content (indirect injection).
 SIGNALS: tuple[Signal, ...] = (
     LEXICON_SIGNALS
     + CODE_SIGNALS
@@ -58,37 +60,14 @@ SIGNALS: tuple[Signal, ...] = (
     + OUTPUT_SIGNALS
     + TASK_SIGNALS
     + EXTRACTION_SIGNALS
+    + RELAY_SIGNALS
+    + INDIRECT_SIGNALS
 )
 
 
-class _Compiled:
-    """A signal set ready to match: per signal the literal prefixes its matches start
-    with (the scan for its first match begins at the first of them, see prefixes.py),
-    and one RE2 set per detector family (the defensive framing with the lexicon) that
-    says which signals occur in linear passes; Python's re then runs only for the
-    signals that hit, to extract evidence and check negation."""
-
-    def __init__(self, signals: tuple[Signal, ...]) -> None:
-        self.signals = signals
-        self.defensive_index = len(signals)
-        self.cue_index = len(signals) + 1
-        self._starts = tuple(prefix_finder(s.pattern.pattern) for s in signals)
-        groups: dict[str, list[tuple[int, str]]] = {"lexicon": []}
-        for index, signal in enumerate(signals):
-            groups.setdefault(signal.family, []).append((index, signal.pattern.pattern))
-        groups["lexicon"].append((self.defensive_index, DEFENSIVE.pattern))
-        groups["lexicon"].append((self.cue_index, REPORT_CUE.pattern))
-        self.sets = PatternSets(list(groups.values()))
-
-    def start(self, index: int, text: str) -> int:
-        finder = self._starts[index]
-        found = finder.search(text) if finder is not None else None
-        return found.start() if found is not None else 0
-
-
 @functools.cache
-def _default() -> _Compiled:
-    return _Compiled(SIGNALS)
+def _default() -> Matcher:
+    return Matcher(SIGNALS)
 
 
 def _noisy_or(weights: Iterable[float]) -> float:
@@ -99,8 +78,11 @@ def _noisy_or(weights: Iterable[float]) -> float:
 
 
 def _reweighted(finding: Finding, weight: float) -> Finding:
-    """The finding at another weight (as ``model_copy(update=...)``, without its overhead)."""
-    return Finding.model_construct(
+    """The finding at another weight (as ``model_copy(update=...)``, without its overhead).
+
+    Findings are built validated rather than with ``model_construct``: pydantic-core
+    validates five plain fields faster (~1.2 us) than ``model_construct`` runs (~2.1 us)."""
+    return Finding(
         category=finding.category,
         signal=finding.signal,
         evidence=finding.evidence,
@@ -116,7 +98,7 @@ class OfflineAnalyzer:
     def __init__(self, signals: tuple[Signal, ...] | None = None) -> None:
         # Another signal set (the held-out evaluation ablates alternatives); the
         # default one is compiled once per process and shared.
-        self._compiled = _default() if signals is None else _Compiled(signals)
+        self._compiled = _default() if signals is None else Matcher(signals)
 
     def analyse_text(self, field: str, text: str) -> list[Finding]:
         findings = self._analyse(field, normalise(text))
@@ -127,7 +109,7 @@ class OfflineAnalyzer:
             if any(f.weight > 0 for f in hidden):
                 findings.extend(hidden)
                 findings.append(
-                    Finding.model_construct(
+                    Finding(
                         category=max(hidden, key=lambda f: f.weight).category,
                         signal="obfuscation:encoded-payload",
                         evidence=payload[:120],
@@ -138,19 +120,20 @@ class OfflineAnalyzer:
         return findings
 
     def _analyse(self, field: str, text: str) -> list[Finding]:
-        data = text.encode("utf-8")
         compiled = self._compiled
-        hits = compiled.sets.hits(data)
-        defensive = compiled.defensive_index in hits
-        cued = compiled.cue_index in hits
+        nominated = compiled.nominate(text)
+        defensive, cued = compiled.framing(nominated)
         # (finding, span, damped?) for the first non-negated undamped match of each
         # signal, else its first damped one: one finding per signal and field,
         # evidence rather than a count.
         matched: list[tuple[Finding, tuple[int, int], bool]] = []
-        for index in sorted(hits - {compiled.defensive_index, compiled.cue_index}):
+        for index in compiled.signals_to_try(nominated):
+            begin = compiled.start(index, text)
+            if begin is None:
+                continue
             signal = compiled.signals[index]
             chosen: tuple[re.Match[str], bool] | None = None
-            for match in signal.pattern.finditer(text, compiled.start(index, text)):
+            for match in signal.pattern.finditer(text, begin):
                 if (
                     negated(text, match.start())
                     or (signal.family == "output" and negated_inside(match))
@@ -171,7 +154,7 @@ class OfflineAnalyzer:
                     break
             if chosen is not None:
                 found, dampen = chosen
-                finding = Finding.model_construct(
+                finding = Finding(
                     category=signal.category,
                     signal=signal.label,
                     evidence=found.group(0)[:120],

@@ -49,11 +49,18 @@ class PolicyStage:
         # With dedup off the answer cannot change the verdict: spare the registry.
         if ctx.need_settings().dedup is DedupMode.OFF:
             return {"covering_agents": [], "active_cost_per_day": await self._cost(ctx, tenant)}
-        # Both reads at once: one round trip of waiting instead of two.
+        # Both reads at once: one round trip of waiting instead of two. Both finish
+        # before either failure is raised, so a hold is in place before the release
+        # that the deny brings (else the release could run first and leave it behind).
         covering, active_cost = await asyncio.gather(
             covering_agents(self._registry, tenant, ctx.need_effective().capabilities),
             self._cost(ctx, tenant),
+            return_exceptions=True,
         )
+        if isinstance(covering, BaseException):
+            raise covering
+        if isinstance(active_cost, BaseException):
+            raise active_cost
         return {"covering_agents": covering, "active_cost_per_day": active_cost}
 
     async def run(self, ctx: AdmissionContext) -> StageOutcome:
